@@ -1,0 +1,11 @@
+"""The Pulumi program: validated settings -> the training platform -> stack outputs.
+
+Settings are validated before any resource is registered, so bad config changes nothing.
+"""
+
+from components.platform import TrainingPlatform, export_platform_outputs
+from components.settings import load_settings
+
+settings = load_settings()
+platform = TrainingPlatform("training", settings)
+export_platform_outputs(platform)

@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources and the pure tuning logic they share with the policy pack."""

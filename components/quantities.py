@@ -1,0 +1,87 @@
+"""Kubernetes resource quantities parsed properly (no string slicing).
+
+Used by the tuning derivations (``-XX:ActiveProcessorCount`` from a cpu limit, heap and cache
+sizes from memory quantities) and by the policy pack, so both read quantities the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Final
+
+_BINARY_SUFFIXES: Final = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL_SUFFIXES: Final = {
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "": Decimal(1),
+    "k": Decimal(10**3),
+    "M": Decimal(10**6),
+    "G": Decimal(10**9),
+    "T": Decimal(10**12),
+    "P": Decimal(10**15),
+    "E": Decimal(10**18),
+}
+_QUANTITY: Final = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
+
+
+class QuantityError(ValueError):
+    """A value that is not a Kubernetes resource quantity."""
+
+
+def parse_quantity(quantity: str | int | float) -> Decimal:
+    """Parse a Kubernetes quantity ("4", "3500m", "40Gi", "1.5G", 2) into a Decimal."""
+    if isinstance(quantity, bool):
+        raise QuantityError(f"{quantity!r} is not a quantity")
+    if isinstance(quantity, (int, float)):
+        return Decimal(str(quantity))
+    text = str(quantity).strip()
+    match = _QUANTITY.match(text)
+    if match is None:
+        raise QuantityError(f"{quantity!r} is not a Kubernetes quantity (examples: '4', '3500m', '40Gi')")
+    number, suffix = match.group(1), match.group(2) or ""
+    try:
+        value = Decimal(number)
+    except InvalidOperation as exc:  # pragma: no cover - the regex admits only numbers
+        raise QuantityError(f"{quantity!r} is not a number") from exc
+    if "e" in number.lower() and suffix:
+        raise QuantityError(f"{quantity!r} mixes an exponent with a suffix")
+    if suffix in _BINARY_SUFFIXES:
+        return value * _BINARY_SUFFIXES[suffix]
+    return value * _DECIMAL_SUFFIXES[suffix]
+
+
+def cpu_cores(quantity: str | int | float) -> Decimal:
+    """A cpu quantity in cores: "3500m" -> 3.5."""
+    value = parse_quantity(quantity)
+    if value <= 0:
+        raise QuantityError(f"cpu quantity {quantity!r} must be positive")
+    return value
+
+
+def whole_cpus_rounded_up(quantity: str | int | float) -> int:
+    """Cores a JVM should assume for a cpu limit: the limit rounded up ("3500m" -> 4)."""
+    return math.ceil(cpu_cores(quantity))
+
+
+def memory_bytes(quantity: str | int | float) -> int:
+    """A memory quantity in bytes: "40Gi" -> 42949672960 (rounded up to a whole byte)."""
+    value = parse_quantity(quantity)
+    if value < 0:
+        raise QuantityError(f"memory quantity {quantity!r} must not be negative")
+    return math.ceil(value)
+
+
+def gibibytes(quantity: str | int | float) -> Decimal:
+    """A memory quantity in GiB, for reports."""
+    return Decimal(memory_bytes(quantity)) / Decimal(2**30)
+
+
+def format_gibibytes(value_gib: float | Decimal | int) -> str:
+    """Render a GiB count as a Kubernetes quantity ("40Gi"); fractional values go to Mi."""
+    mib = Decimal(str(value_gib)) * 1024
+    if mib % 1024 == 0:
+        return f"{int(mib // 1024)}Gi"
+    return f"{math.ceil(mib)}Mi"

@@ -1,0 +1,652 @@
+"""Validated stack settings: the one place that reads and checks ``ack-alluxio-training:*`` config.
+
+Stack YAML -> these pydantic models -> pure tuning functions -> components. Defaults are the tuned
+values of the study (DESIGN.md's tuning table), so an empty section means "as the study did it".
+Invalid config raises :class:`SettingsError` before any resource is registered; its message names
+the config key path, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from enum import Enum
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from components import node_images, tuning, versions
+from components.durations import DurationError, duration_seconds
+from components.quantities import QuantityError, cpu_cores, memory_bytes
+
+PROJECT: Final = "ack-alluxio-training"
+
+#: Config keys that hold credentials. They are read as Pulumi secrets by the components and never
+#: enter these models, so a settings object can be printed or logged safely.
+SECRET_CONFIG_KEYS: Final = frozenset({"ossAccessKeyId", "ossAccessKeySecret", "kubeconfig"})
+
+_GPU_INSTANCE_TYPE: Final = re.compile(r"^ecs\.(?:ebm)?(?:gn|sgn|vgn)\d+[a-z0-9]*(?:-[a-z0-9]+)?\.[a-z0-9]+$")
+_DNS_LABEL: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_BUCKET_NAME: Final = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_REGION: Final = re.compile(r"^[a-z]{2}(?:-[a-z0-9]+)+$")
+
+
+class SettingsError(ValueError):
+    """Invalid stack configuration; the message lists every problem, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            "invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+class _Model(BaseModel):
+    """Shared model behaviour: camelCase keys in YAML, unknown keys refused, values frozen."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_enum_values=True,
+    )
+
+
+def _check_cpu(value: str) -> str:
+    try:
+        cpu_cores(value)
+    except QuantityError as exc:
+        raise ValueError(str(exc)) from exc
+    return value
+
+
+def _check_memory(value: str) -> str:
+    try:
+        if memory_bytes(value) <= 0:
+            raise ValueError(f"memory quantity {value!r} must be positive")
+    except QuantityError as exc:
+        raise ValueError(str(exc)) from exc
+    return value
+
+
+def _check_duration(value: str) -> str:
+    try:
+        if duration_seconds(value) <= 0:
+            raise ValueError(f"duration {value!r} must be positive")
+    except DurationError as exc:
+        raise ValueError(str(exc)) from exc
+    return value
+
+
+class Environment(str, Enum):
+    """Deployment environment; decides protection, versioning and policy enforcement."""
+
+    DEV = "dev"
+    STAGING = "staging"
+    PROD = "prod"
+
+
+class Resources(_Model):
+    """cpu and memory for one container; requests equal limits (Guaranteed QoS, rows 11-12)."""
+
+    cpu: str = Field(description="cpu request and limit, a Kubernetes quantity ('4', '3500m').")
+    memory: str = Field(description="memory request and limit, a Kubernetes quantity ('16Gi').")
+
+    _cpu = field_validator("cpu")(_check_cpu)
+    _memory = field_validator("memory")(_check_memory)
+
+
+class ClusterSettings(_Model):
+    """The ACK cluster: adopt an existing one by id, or create a managed cluster."""
+
+    mode: Literal["adopt", "create"] = Field(
+        default="adopt", description="'adopt' an existing cluster by id, or 'create' a managed one."
+    )
+    cluster_id: str | None = Field(
+        default=None, description="Existing ACK cluster id (mode 'adopt'); the kubeconfig comes from the secret key 'kubeconfig'."
+    )
+    name: str = Field(default="alluxio-training", description="Name of a created cluster.")
+    kubernetes_version: str = Field(
+        default=versions.ACK_KUBERNETES_VERSION, description="Kubernetes version of a created cluster."
+    )
+    cluster_spec: Literal["ack.pro.small", "ack.standard"] = Field(
+        default="ack.pro.small", description="ACK edition of a created cluster."
+    )
+    vswitch_ids: list[str] = Field(
+        default_factory=list, description="vSwitches for a created cluster's control plane and the node pool."
+    )
+    pod_cidr: str = Field(default="172.20.0.0/16", description="Pod CIDR of a created cluster (flannel).")
+    service_cidr: str = Field(default="172.21.0.0/20", description="Service CIDR of a created cluster.")
+    deletion_protection: bool | None = Field(
+        default=None, description="Deletion protection of a created cluster; default on in prod only."
+    )
+
+    @model_validator(mode="after")
+    def _mode_needs(self) -> ClusterSettings:
+        if self.mode == "adopt" and not self.cluster_id:
+            raise ValueError("clusterId is required when mode is 'adopt' (or set mode: create)")
+        if self.mode == "create" and not self.vswitch_ids:
+            raise ValueError("vswitchIds must list at least one vSwitch when mode is 'create'")
+        return self
+
+
+class AutoscalingSettings(_Model):
+    """GPU-aware node autoscaling (ACK ``scaling_config`` of type gpu)."""
+
+    enabled: bool = Field(default=False, description="Turn on autoscaling of the GPU pool.")
+    min_size: int = Field(default=0, ge=0, description="Fewest nodes when autoscaling.")
+    max_size: int = Field(default=1, ge=1, description="Most nodes when autoscaling.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AutoscalingSettings:
+        if self.min_size > self.max_size:
+            raise ValueError(f"minSize ({self.min_size}) must not exceed maxSize ({self.max_size})")
+        return self
+
+
+class DataDisk(_Model):
+    """An extra data disk on each GPU node."""
+
+    category: Literal["cloud_essd", "cloud_ssd", "cloud_efficiency", "cloud_auto"] = "cloud_essd"
+    size_gib: int = Field(default=200, ge=20, le=32768, description="Disk size in GiB.")
+    performance_level: Literal["PL0", "PL1", "PL2", "PL3"] | None = None
+
+
+class NodePoolSettings(_Model):
+    """The GPU node pool that hosts the Alluxio workers, FUSE and the training pods."""
+
+    name: str = Field(default="gpu-cache", description="Node pool name (also used in labels).")
+    instance_types: list[str] = Field(
+        default_factory=lambda: ["ecs.gn6v-c8g1.16xlarge"],
+        min_length=1,
+        description="GPU instance types in order of preference (ECS gn/ebmgn/sgn/vgn families).",
+    )
+    gpus_per_node: int = Field(default=8, ge=1, le=16, description="GPUs on each node of these types.")
+    cpu_per_node: int = Field(default=64, ge=2, description="vCPUs on each node (no invoke looks them up).")
+    memory_gib_per_node: int = Field(default=256, ge=4, description="Memory of each node in GiB.")
+    desired_size: int = Field(default=4, ge=0, le=1000, description="Nodes when autoscaling is off.")
+    autoscaling: AutoscalingSettings = Field(default_factory=AutoscalingSettings)
+    image_type: str = Field(
+        default=node_images.DEFAULT_IMAGE_TYPE,
+        description="ACK image type; must have a kernel >= kernelFloor (Alibaba Cloud Linux 3 or 4).",
+    )
+    image_id: str | None = Field(default=None, description="Image id when imageType is 'Custom'.")
+    kernel_version: str | None = Field(
+        default=None, description="Kernel of a Custom image, checked against kernelFloor."
+    )
+    kernel_floor: str = Field(
+        default=tuning.DEFAULT_KERNEL_FLOOR, description="Lowest kernel FUSE may run on (row 1)."
+    )
+    system_disk_category: Literal["cloud_essd", "cloud_ssd", "cloud_efficiency", "cloud_auto"] = "cloud_essd"
+    system_disk_size_gib: int = Field(default=120, ge=40, le=2048)
+    data_disks: list[DataDisk] = Field(default_factory=list)
+    vswitch_ids: list[str] = Field(
+        default_factory=list, description="vSwitches for the nodes; defaults to the cluster's."
+    )
+    security_group_ids: list[str] = Field(default_factory=list)
+    nvidia_driver_version: str | None = Field(
+        default=None, description="Pins the NVIDIA driver with ACK's ack.aliyun.com/nvidia-driver-version label."
+    )
+    key_name: str | None = Field(default=None, description="ECS key pair for node login.")
+
+    @field_validator("instance_types")
+    @classmethod
+    def _gpu_families(cls, value: list[str]) -> list[str]:
+        bad = [t for t in value if not _GPU_INSTANCE_TYPE.match(t)]
+        if bad:
+            raise ValueError(
+                f"not GPU instance types: {bad}; use ECS GPU families such as ecs.gn6v-c8g1.16xlarge, "
+                "ecs.gn7i-c32g1.8xlarge, ecs.ebmgn7.26xlarge"
+            )
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _dns(cls, value: str) -> str:
+        if not _DNS_LABEL.match(value) or len(value) > 40:
+            raise ValueError(f"{value!r} must be a DNS label of at most 40 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _kernel_floor(self) -> NodePoolSettings:
+        problem = node_images.image_kernel_problem(self.image_type, self.kernel_floor, self.kernel_version)
+        if problem:
+            raise ValueError(f"imageType: {problem}")
+        if self.image_type == node_images.CUSTOM_IMAGE_TYPE and not self.image_id:
+            raise ValueError("imageId is required when imageType is 'Custom'")
+        return self
+
+    @property
+    def max_nodes(self) -> int:
+        """Most nodes the pool can have: the autoscaling maximum, or the desired size."""
+        return self.autoscaling.max_size if self.autoscaling.enabled else self.desired_size
+
+    @property
+    def cache_nodes(self) -> int:
+        """Nodes that are sure to hold a cache worker: the autoscaling minimum, or the desired size."""
+        return self.autoscaling.min_size if self.autoscaling.enabled else self.desired_size
+
+
+class DatasetSettings(_Model):
+    """One training dataset in OSS, cached by Alluxio and read through FUSE."""
+
+    name: str = Field(description="Short name; the Alluxio path is '/' for the first dataset, '/<name>' otherwise.")
+    bucket: str = Field(description="OSS bucket name (created by this stack).")
+    prefix: str = Field(default="", description="Key prefix of the dataset inside the bucket.")
+    size_gib: float = Field(gt=0, description="Dataset size in GiB (for cache sizing, row 13).")
+    file_count: int = Field(ge=1, description="Number of files (sizes the metadata cache, row 7).")
+    read_only: bool = Field(default=True, description="Training reads only; enables kernel_cache,ro.")
+    change_interval: str = Field(
+        default="24h", description="How often the data changes; the metadata cache expires after it (row 7)."
+    )
+    region: str | None = Field(default=None, description="Bucket region; must equal the stack region.")
+    credentials: Literal["create", "existing"] = Field(
+        default="create",
+        description="'create' a read-only RAM user and key, or use the secret keys ossAccessKeyId/ossAccessKeySecret.",
+    )
+    kms_key_id: str | None = Field(default=None, description="KMS key for SSE-KMS; AES256 when unset.")
+
+    _interval = field_validator("change_interval")(_check_duration)
+
+    @field_validator("name")
+    @classmethod
+    def _dns(cls, value: str) -> str:
+        if not _DNS_LABEL.match(value) or len(value) > 30:
+            raise ValueError(f"{value!r} must be a DNS label of at most 30 characters")
+        return value
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        if not _BUCKET_NAME.match(value):
+            raise ValueError(
+                f"{value!r} is not an OSS bucket name (3-63 lowercase letters, digits and hyphens)"
+            )
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        return value.strip("/")
+
+    @property
+    def size_bytes(self) -> int:
+        return int(self.size_gib * 2**30)
+
+
+class CacheSettings(_Model):
+    """The Alluxio worker cache: one MEM tier on a host path shared with FUSE (rows 10, 13)."""
+
+    medium: Literal["MEM", "SSD"] = Field(default="MEM", description="Tier medium.")
+    quota_per_node: str = Field(default="40Gi", description="Tier quota on each cache node (the study: 40 GB).")
+    host_path: str = Field(
+        default="/dev/shm/alluxio-cache",
+        description="Host directory of the tier; worker and FUSE both mount it so short-circuit is a file read.",
+    )
+    high_watermark: float = Field(default=0.95, gt=0, le=1)
+    low_watermark: float = Field(default=0.7, gt=0, le=1)
+    warmup: bool | None = Field(
+        default=None, description="Load the dataset into the cache before training; default on in prod only."
+    )
+
+    _quota = field_validator("quota_per_node")(_check_memory)
+
+    @field_validator("host_path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/") or value.rstrip("/") in ("", "/dev", "/dev/shm", "/tmp", "/var", "/etc"):
+            raise ValueError(f"{value!r} must be an absolute directory of its own (e.g. /dev/shm/alluxio-cache)")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _watermarks(self) -> CacheSettings:
+        if self.low_watermark >= self.high_watermark:
+            raise ValueError("lowWatermark must be below highWatermark")
+        return self
+
+
+class AlluxioClientSettings(_Model):
+    """Client tuning (rows 4-9); defaults are the study's values."""
+
+    worker_list_refresh_interval: str = Field(
+        default="10min", description="Row 8: worker-list refresh; must exceed Alluxio's 2min default."
+    )
+    avoid_eviction_reserved: str = Field(
+        default="512Mi", description="Row 4: space kept free by the avoid-eviction UFS read policy."
+    )
+    metadata_cache_headroom: float = Field(
+        default=1.1, ge=1.0, le=10, description="Row 7: metadata cache entries per dataset file."
+    )
+
+    _interval = field_validator("worker_list_refresh_interval")(_check_duration)
+    _reserved = field_validator("avoid_eviction_reserved")(_check_memory)
+
+    @field_validator("worker_list_refresh_interval")
+    @classmethod
+    def _above_default(cls, value: str) -> str:
+        if duration_seconds(value) <= tuning.ALLUXIO_DEFAULT_WORKER_LIST_REFRESH_SECONDS:
+            raise ValueError(f"{value!r} must be longer than Alluxio's default of 2min (row 8)")
+        return value
+
+
+class AlluxioSettings(_Model):
+    """The Alluxio release: versions pinned in components/versions.py, resources per component."""
+
+    version: str = Field(default=versions.ALLUXIO_VERSION, description="Alluxio image tag.")
+    chart_version: str = Field(default=versions.ALLUXIO_CHART_VERSION, description="Official chart version.")
+    namespace: str = Field(default="alluxio", description="Namespace of the master/worker release.")
+    master: Resources = Field(default_factory=lambda: Resources(cpu="4", memory="16Gi"))
+    job_master: Resources = Field(default_factory=lambda: Resources(cpu="2", memory="4Gi"))
+    worker: Resources = Field(default_factory=lambda: Resources(cpu="8", memory="56Gi"))
+    job_worker: Resources = Field(default_factory=lambda: Resources(cpu="2", memory="4Gi"))
+    client: AlluxioClientSettings = Field(default_factory=AlluxioClientSettings)
+
+    @field_validator("version")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if not re.match(r"^2\.9\.\d+$", value):
+            raise ValueError(f"{value!r} is not supported; this package tunes Alluxio 2.9.x (default {versions.ALLUXIO_VERSION})")
+        return value
+
+    @field_validator("namespace")
+    @classmethod
+    def _dns(cls, value: str) -> str:
+        if not _DNS_LABEL.match(value):
+            raise ValueError(f"{value!r} is not a valid namespace name")
+        return value
+
+
+class FuseSettings(_Model):
+    """The Alluxio-FUSE release (rows 2, 3, 11)."""
+
+    namespace: str = Field(default="alluxio-fuse", description="Namespace of the FUSE release.")
+    mount_point: str = Field(default="/mnt/alluxio-fuse", description="Host path where FUSE mounts Alluxio.")
+    entry_timeout_seconds: int = Field(default=7200, ge=1, description="Row 2: kernel dentry cache TTL.")
+    attr_timeout_seconds: int = Field(default=7200, ge=1, description="Row 2: kernel attribute cache TTL.")
+    min_timeout_seconds: int = Field(
+        default=tuning.DEFAULT_MIN_FUSE_TIMEOUT_SECONDS, ge=0, description="Floor the timeouts are checked against."
+    )
+    extra_mount_options: list[str] = Field(default_factory=list, description="More '-o' options.")
+    libfuse_version: Literal[2, 3] = Field(
+        default=2, description="Row 3: 2 uses the image's patched libfuse2 (MAX_IDLE_THREADS env); 3 uses -o max_idle_threads."
+    )
+    max_idle_threads: int | None = Field(
+        default=None, ge=1, description="Row 3: FUSE threads; derived from the training jobs when unset."
+    )
+    resources: Resources = Field(default_factory=lambda: Resources(cpu="8", memory="16Gi"))
+
+    @field_validator("mount_point")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/") or value.rstrip("/") == "":
+            raise ValueError(f"{value!r} must be an absolute path other than /")
+        return value.rstrip("/")
+
+    @field_validator("extra_mount_options")
+    @classmethod
+    def _no_commas(cls, value: list[str]) -> list[str]:
+        managed = ("entry_timeout", "attr_timeout", "max_idle_threads", "kernel_cache", "ro", "direct_io")
+        for option in value:
+            if "," in option or not option:
+                raise ValueError(f"{option!r}: give one option per list item")
+            if option.split("=")[0] in managed:
+                raise ValueError(f"{option!r} is managed by this package; set the dedicated field instead")
+        return value
+
+    @model_validator(mode="after")
+    def _timeouts(self) -> FuseSettings:
+        for field, value in (("entryTimeoutSeconds", self.entry_timeout_seconds), ("attrTimeoutSeconds", self.attr_timeout_seconds)):
+            if value < self.min_timeout_seconds:
+                raise ValueError(f"{field} {value} is below minTimeoutSeconds {self.min_timeout_seconds} (row 2)")
+        return self
+
+
+Backend = Literal["mpijob", "tfjob", "pytorchjob", "trainjob", "job"]
+
+
+class TrainingJobSettings(_Model):
+    """One training job that reads its dataset through the FUSE mount."""
+
+    name: str = Field(description="Job name (a DNS label).")
+    backend: Backend = Field(default="mpijob", description="mpijob (Horovod), tfjob, pytorchjob, trainjob or job.")
+    dataset: str = Field(description="Name of the dataset it reads.")
+    mode: Literal["train", "probe"] = Field(
+        default="train", description="'probe' runs synthetic then real data and reports the ratio."
+    )
+    image: str = Field(
+        default="horovod/horovod:0.28.1-tf2.11.0-torch1.13.1-mxnet1.9.1-py3.8-gpu",
+        description="Training image.",
+    )
+    command: list[str] | None = Field(default=None, description="Overrides the benchmark command.")
+    workers: int = Field(default=4, ge=1, le=1024, description="Worker pods.")
+    gpus_per_worker: int = Field(default=8, ge=1, le=16, description="GPUs per worker pod.")
+    resources: Resources = Field(default_factory=lambda: Resources(cpu="40", memory="160Gi"))
+    reader_threads: int = Field(default=16, ge=1, le=1024, description="Data reader threads per worker (sizes FUSE, row 3).")
+    shm_size: str = Field(default="32Gi", description="Size of the /dev/shm emptyDir.")
+    model: str = Field(default="resnet50")
+    batch_size: int = Field(default=256, ge=1, description="Per-GPU batch size.")
+    num_batches: int = Field(default=1000, ge=1, description="Benchmark batches.")
+    backoff_limit: int = Field(default=3, ge=0)
+    ttl_seconds_after_finished: int = Field(default=86400, ge=0)
+
+    _shm = field_validator("shm_size")(_check_memory)
+
+    @field_validator("name")
+    @classmethod
+    def _dns(cls, value: str) -> str:
+        if not _DNS_LABEL.match(value) or len(value) > 40:
+            raise ValueError(f"{value!r} must be a DNS label of at most 40 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _single_node_job(self) -> TrainingJobSettings:
+        if self.backend == "job" and self.workers != 1:
+            raise ValueError("backend 'job' runs a single pod: set workers to 1 or choose an operator backend")
+        return self
+
+    @property
+    def gpus(self) -> int:
+        return self.workers * self.gpus_per_worker
+
+
+class PolicySettings(_Model):
+    """Which policy config the offline plan uses (policies/config/<environment>.json by default)."""
+
+    config_file: str | None = Field(default=None, description="Path to a policy config JSON, relative to the project.")
+
+
+class PlatformSettings(_Model):
+    """Everything one stack configures."""
+
+    environment: Environment = Field(description="dev, staging or prod.")
+    region: str = Field(description="Alibaba Cloud region of the cluster and the buckets (e.g. cn-beijing).")
+    cluster: ClusterSettings
+    node_pool: NodePoolSettings = Field(default_factory=NodePoolSettings)
+    datasets: list[DatasetSettings] = Field(min_length=1)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    alluxio: AlluxioSettings = Field(default_factory=AlluxioSettings)
+    fuse: FuseSettings = Field(default_factory=FuseSettings)
+    jobs: list[TrainingJobSettings] = Field(default_factory=list)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not _REGION.match(value):
+            raise ValueError(f"{value!r} is not an Alibaba Cloud region id (e.g. cn-beijing)")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PlatformSettings:
+        problems: list[str] = []
+        names = [d.name for d in self.datasets]
+        if len(set(names)) != len(names):
+            problems.append(f"datasets: names must be unique, got {names}")
+        buckets = [d.bucket for d in self.datasets]
+        if len(set(buckets)) != len(buckets):
+            problems.append(f"datasets: buckets must be unique, got {buckets}")
+        for i, dataset in enumerate(self.datasets):
+            if dataset.region and dataset.region != self.region:
+                problems.append(
+                    f"datasets[{i}].region: {dataset.region!r} differs from the stack region {self.region!r}; "
+                    "the cache reads OSS over the internal endpoint of the cluster's region"
+                )
+        job_names = [j.name for j in self.jobs]
+        if len(set(job_names)) != len(job_names):
+            problems.append(f"jobs: names must be unique, got {job_names}")
+        pool = self.node_pool
+        for i, job in enumerate(self.jobs):
+            if job.dataset not in names:
+                problems.append(f"jobs[{i}].dataset: {job.dataset!r} is not a dataset; allowed: {names}")
+            if job.gpus_per_worker > pool.gpus_per_node:
+                problems.append(
+                    f"jobs[{i}].gpusPerWorker: {job.gpus_per_worker} exceeds nodePool.gpusPerNode {pool.gpus_per_node}"
+                )
+            elif job.gpus > pool.gpus_per_node * pool.max_nodes:
+                problems.append(
+                    f"jobs[{i}]: {job.gpus} GPUs exceed the pool's {pool.gpus_per_node} x {pool.max_nodes} nodes"
+                )
+        node_memory = pool.memory_gib_per_node * 2**30
+        if memory_bytes(self.cache.quota_per_node) >= node_memory:
+            problems.append(
+                f"cache.quotaPerNode: {self.cache.quota_per_node} does not fit in a node's {pool.memory_gib_per_node}Gi"
+            )
+        if memory_bytes(self.alluxio.worker.memory) < memory_bytes(self.cache.quota_per_node) and self.cache.medium == "MEM":
+            problems.append(
+                f"alluxio.worker.memory: {self.alluxio.worker.memory} is below cache.quotaPerNode "
+                f"{self.cache.quota_per_node}; a MEM tier is charged to the worker (row 13)"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == Environment.PROD.value
+
+    @property
+    def warmup_enabled(self) -> bool:
+        return self.cache.warmup if self.cache.warmup is not None else self.is_production
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return path
+
+
+def _problems(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors(include_url=False):
+        where = _location(tuple(item["loc"]))
+        message = item["msg"].removeprefix("Value error, ")
+        shown = ""
+        if item["type"] not in ("missing", "value_error") or "input" in item and not isinstance(item["input"], dict):
+            value = item.get("input")
+            if not isinstance(value, dict):
+                shown = f" (got {value!r})"
+        key = f"{PROJECT}:{where}" if where else PROJECT
+        problems.append(f"{key}: {message}{shown}")
+    return problems
+
+
+def _decode(key: str, raw: Any) -> Any:
+    """Config values arrive as strings; structured values are JSON (as the Pulumi CLI passes them)."""
+    if not isinstance(raw, str):
+        return raw
+    text = raw.strip()
+    if text[:1] in "[{":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SettingsError([f"{PROJECT}:{key}: not valid JSON ({exc.msg})"]) from exc
+    return raw
+
+
+def settings_from_config(config: Mapping[str, Any], secret_keys: frozenset[str] = frozenset()) -> PlatformSettings:
+    """Validate a flat Pulumi config map (``"ack-alluxio-training:region": "cn-beijing"``, ...).
+
+    Keys of other namespaces (``alicloud:region``...) are ignored except for consistency checks;
+    secret keys (OSS access keys, kubeconfig) are checked for presence and secrecy, never read.
+    """
+    prefix = f"{PROJECT}:"
+    data: dict[str, Any] = {}
+    problems: list[str] = []
+    for full_key, raw in config.items():
+        if not full_key.startswith(prefix):
+            continue
+        key = full_key[len(prefix):]
+        if key in SECRET_CONFIG_KEYS:
+            if full_key not in secret_keys:
+                problems.append(f"{full_key}: must be set as a secret (pulumi config set --secret {key} ...)")
+            continue
+        data[key] = _decode(key, raw)
+    try:
+        settings = PlatformSettings.model_validate(data)
+    except ValidationError as exc:
+        raise SettingsError(problems + _problems(exc)) from None
+    provider_region = config.get("alicloud:region")
+    if provider_region and provider_region != settings.region:
+        problems.append(
+            f"{PROJECT}:region: {settings.region!r} differs from alicloud:region {provider_region!r}; set them equal"
+        )
+    for i, dataset in enumerate(settings.datasets):
+        if dataset.credentials == "existing":
+            for key in ("ossAccessKeyId", "ossAccessKeySecret"):
+                if f"{prefix}{key}" not in config:
+                    problems.append(
+                        f"{PROJECT}:datasets[{i}].credentials: 'existing' needs the secret {key} "
+                        f"(pulumi config set --secret {key} ...)"
+                    )
+    if settings.cluster.mode == "adopt" and f"{prefix}kubeconfig" not in config:
+        problems.append(
+            f"{PROJECT}:cluster.mode: 'adopt' needs the cluster's kubeconfig as the secret 'kubeconfig' "
+            "(pulumi config set --secret kubeconfig < kubeconfig.yaml)"
+        )
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def load_settings() -> PlatformSettings:
+    """Read and validate the running stack's config (real engine or the in-process mock engine)."""
+    from pulumi.runtime import config as runtime_config
+
+    merged: dict[str, Any] = dict(runtime_config.get_config_env())
+    merged.update(runtime_config.CONFIG.get())
+    secret_keys = set(runtime_config.get_config_secret_keys_env()) | set(runtime_config._SECRET_KEYS.get())
+    return settings_from_config(merged, frozenset(secret_keys))
+
+
+__all__ = [
+    "AlluxioClientSettings",
+    "AlluxioSettings",
+    "AutoscalingSettings",
+    "CacheSettings",
+    "ClusterSettings",
+    "DatasetSettings",
+    "Environment",
+    "FuseSettings",
+    "NodePoolSettings",
+    "PlatformSettings",
+    "PolicySettings",
+    "Resources",
+    "SettingsError",
+    "TrainingJobSettings",
+    "load_settings",
+    "settings_from_config",
+]

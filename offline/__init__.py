@@ -1,0 +1,1 @@
+"""Offline tooling: the in-process mock engine, the plan command and check-export."""
