@@ -1,0 +1,76 @@
+"""``make plan``: run a stack's program offline, write the plan files, evaluate the policy pack.
+
+Exit codes: 0 fine, 1 mandatory policy violation, 2 invalid config (message names the key).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from components.settings import SettingsError, settings_from_config
+from offline.export import stack_export, write_plan_files
+from offline.mock_engine import PlanResult, run_program
+from offline.plan_tree import render_tree
+from offline.stack_config import PROJECT_ROOT, StackConfig, StackNotFoundError, load_stack_config
+
+EXIT_OK = 0
+EXIT_POLICY_VIOLATION = 1
+EXIT_INVALID_CONFIG = 2
+
+
+def plan_stack(config: StackConfig) -> PlanResult:
+    """Validate the stack's settings, then run the program under the mock engine."""
+    settings_from_config(config.values, config.secret_keys)  # fails before any registration
+    return run_program(config)
+
+
+def policy_config_path(config: StackConfig) -> Path:
+    """The policy config for this stack: its own setting, else policies/config/<environment>.json."""
+    settings = settings_from_config(config.values, config.secret_keys)
+    if settings.policy.config_file:
+        return PROJECT_ROOT / settings.policy.config_file
+    return PROJECT_ROOT / "policies" / "config" / f"{settings.environment}.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="plan", description=__doc__)
+    parser.add_argument("--stack", default="dev")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default build/plan/<stack>)")
+    parser.add_argument("--no-policy", action="store_true", help="skip the policy pack")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    try:
+        config = load_stack_config(args.stack)
+        result = plan_stack(config)
+    except StackNotFoundError as exc:
+        print(f"plan: exit 2: {exc}", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    except SettingsError as exc:
+        print(f"plan: exit 2: stack '{args.stack}': {exc}", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    out_dir = args.out or PROJECT_ROOT / "build" / "plan" / args.stack
+    written = write_plan_files(result, out_dir)
+    print(render_tree(result, f"ack-alluxio-training-{args.stack}"))
+    print(f"\nWrote {len(written)} files to {out_dir} in {time.perf_counter() - started:.2f} s")
+    if args.no_policy:
+        return EXIT_OK
+    from offline.policy_runner import PolicyConfigError, evaluate_export
+
+    try:
+        report = evaluate_export(stack_export(result), policy_config_path(config))
+    except PolicyConfigError as exc:
+        print(f"plan: exit 2: policy config: {exc}", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    print()
+    print(report.render())
+    if report.mandatory_violations:
+        print(f"plan: exit 1: {len(report.mandatory_violations)} mandatory policy violation(s)", file=sys.stderr)
+        return EXIT_POLICY_VIOLATION
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

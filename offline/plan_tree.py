@@ -1,0 +1,101 @@
+"""A readable, preview-like tree of the planned resources with their key settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from offline.mock_engine import PlanResult, RecordedResource, unwrap_secrets
+
+Summary = Callable[[dict[str, Any]], str]
+
+
+def _join(*parts: str | None) -> str:
+    return ", ".join(p for p in parts if p)
+
+
+def _node_pool(i: dict[str, Any]) -> str:
+    scaling = i.get("scalingConfig") or {}
+    size = f"{scaling.get('minSize')}-{scaling.get('maxSize')} nodes (autoscaling)" if scaling.get("enable") else f"{i.get('desiredSize')} nodes"
+    return _join(f"{size} x {','.join(i.get('instanceTypes', []))}", f"image {i.get('imageType')}")
+
+
+def _release(i: dict[str, Any]) -> str:
+    values = i.get("values") or {}
+    parts = [p for p in ("master", "worker", "fuse") if (values.get(p) or {}).get("enabled", p != "fuse")]
+    return _join(f"chart {i.get('chart')} {i.get('version')}", f"ns {i.get('namespace')}", "parts " + "+".join(parts))
+
+
+def _custom_resource(i: dict[str, Any]) -> str:
+    spec = i.get("spec") or {}
+    replicas = []
+    for key in ("mpiReplicaSpecs", "tfReplicaSpecs", "pytorchReplicaSpecs"):
+        for role, replica in (spec.get(key) or {}).items():
+            replicas.append(f"{role} x{replica.get('replicas', 1)}")
+    return _join(f"{i.get('apiVersion')}/{i.get('kind')}", " ".join(replicas) or None)
+
+
+SUMMARIES: dict[str, Summary] = {
+    "alicloud:cs/nodePool:NodePool": _node_pool,
+    "alicloud:cs/managedKubernetes:ManagedKubernetes": lambda i: _join(i.get("clusterSpec"), i.get("version")),
+    "alicloud:oss/bucket:Bucket": lambda i: _join(f"bucket {i.get('bucket')}"),
+    "alicloud:oss/bucketAcl:BucketAcl": lambda i: _join(f"acl {i.get('acl')}"),
+    "alicloud:oss/bucketServerSideEncryption:BucketServerSideEncryption": lambda i: _join(i.get("sseAlgorithm")),
+    "alicloud:oss/bucketVersioning:BucketVersioning": lambda i: _join(i.get("status")),
+    "kubernetes:helm.sh/v3:Release": _release,
+    "kubernetes:core/v1:Namespace": lambda i: (i.get("metadata") or {}).get("name", ""),
+    "kubernetes:batch/v1:Job": lambda i: _join("batch/v1 Job", (i.get("metadata") or {}).get("name")),
+}
+
+
+def summary(resource: RecordedResource) -> str:
+    """Key settings of one resource, never a secret value."""
+    if resource.secret_input_paths and resource.type.endswith(":Secret"):
+        return "secret data (redacted)"
+    inputs = unwrap_secrets(resource.raw_inputs) if not resource.secret_input_paths else _without_secrets(resource)
+    if resource.type in SUMMARIES:
+        return SUMMARIES[resource.type](inputs)
+    if resource.type.startswith("kubernetes:") and "spec" in inputs:
+        return _custom_resource(inputs)
+    return ""
+
+
+def _without_secrets(resource: RecordedResource) -> dict[str, Any]:
+    from offline.mock_engine import redact_secrets
+
+    redacted = redact_secrets(resource.raw_inputs)
+    return redacted if isinstance(redacted, dict) else {}
+
+
+def _flags(resource: RecordedResource) -> str:
+    flags = []
+    if resource.protect:
+        flags.append("protected")
+    if resource.retain_on_delete:
+        flags.append("retain-on-delete")
+    return f" [{', '.join(flags)}]" if flags else ""
+
+
+def render_tree(result: PlanResult, stack_name: str) -> str:
+    """The planned resources as a tree, like ``pulumi preview``'s."""
+    children: dict[str, list[RecordedResource]] = {}
+    urns = {r.urn for r in result.resources}
+    roots: list[RecordedResource] = []
+    for resource in result.resources:
+        if resource.parent in urns:
+            children.setdefault(resource.parent, []).append(resource)
+        else:
+            roots.append(resource)
+    lines = [f" +  pulumi:pulumi:Stack  {stack_name}"]
+
+    def walk(nodes: list[RecordedResource], indent: str) -> None:
+        for index, node in enumerate(nodes):
+            last = index == len(nodes) - 1
+            branch = "└─ " if last else "├─ "
+            detail = summary(node)
+            lines.append(f" +  {indent}{branch}{node.type}  {node.name}{_flags(node)}" + (f"  ({detail})" if detail else ""))
+            walk(children.get(node.urn, []), indent + ("   " if last else "│  "))
+
+    walk(roots, "")
+    lines.append(f"\nResources: {len(result.resources) + 1} to create")
+    return "\n".join(lines)
