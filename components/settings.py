@@ -491,7 +491,7 @@ class PlatformSettings(_Model):
         problems: list[str] = []
         names = [d.name for d in self.datasets]
         if len(set(names)) != len(names):
-            problems.append(f"datasets: names must be unique, got {names}")
+            problems.append(f"datasets: dataset names must be unique, got {names}")
         buckets = [d.bucket for d in self.datasets]
         if len(set(buckets)) != len(buckets):
             problems.append(f"datasets: buckets must be unique, got {buckets}")
@@ -514,7 +514,7 @@ class PlatformSettings(_Model):
                 )
             elif job.gpus > pool.gpus_per_node * pool.max_nodes:
                 problems.append(
-                    f"jobs[{i}]: {job.gpus} GPUs exceed the pool's {pool.gpus_per_node} x {pool.max_nodes} nodes"
+                    f"jobs[{i}].workers: {job.gpus} GPUs exceed the pool's {pool.gpus_per_node} x {pool.max_nodes} nodes"
                 )
         node_memory = pool.memory_gib_per_node * 2**30
         if memory_bytes(self.cache.quota_per_node) >= node_memory:
@@ -527,7 +527,7 @@ class PlatformSettings(_Model):
                 f"{self.cache.quota_per_node}; a MEM tier is charged to the worker (row 13)"
             )
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
 
     @property
@@ -549,18 +549,25 @@ def _location(loc: tuple[Any, ...]) -> str:
     return path
 
 
+_RELATIVE_PATH: Final = re.compile(r"^([a-z][A-Za-z0-9]*(?:\[\d+\])?(?:\.[a-z][A-Za-z0-9]*(?:\[\d+\])?)*): (.*)$", re.S)
+
+
 def _problems(error: ValidationError) -> list[str]:
+    """One line per problem: the full config key path, what is wrong, and the value given."""
     problems = []
     for item in error.errors(include_url=False):
         where = _location(tuple(item["loc"]))
-        message = item["msg"].removeprefix("Value error, ")
-        shown = ""
-        if item["type"] not in ("missing", "value_error") or "input" in item and not isinstance(item["input"], dict):
-            value = item.get("input")
-            if not isinstance(value, dict):
-                shown = f" (got {value!r})"
-        key = f"{PROJECT}:{where}" if where else PROJECT
-        problems.append(f"{key}: {message}{shown}")
+        value = item.get("input")
+        shown = "" if item["type"] == "missing" or isinstance(value, dict) else f" (got {value!r})"
+        for message in item["msg"].removeprefix("Value error, ").split("\n"):
+            path = where
+            relative = _RELATIVE_PATH.match(message)
+            if item["type"] == "value_error" and relative:
+                # A model-level check names the field it is about ("imageType: ...").
+                path = f"{where}.{relative.group(1)}" if where else relative.group(1)
+                message, shown = relative.group(2), ""
+            key = f"{PROJECT}:{path}" if path else PROJECT
+            problems.append(f"{key}: {message}{shown}")
     return problems
 
 

@@ -14,7 +14,7 @@ from components.settings import SettingsError, settings_from_config
 from offline.export import stack_export, write_plan_files
 from offline.mock_engine import PlanResult, run_program
 from offline.plan_tree import render_tree
-from offline.stack_config import PROJECT_ROOT, StackConfig, StackNotFoundError, load_stack_config
+from offline.stack_config import PROJECT_ROOT, STACKS_DIR, StackConfig, StackNotFoundError, load_stack_config
 
 EXIT_OK = 0
 EXIT_POLICY_VIOLATION = 1
@@ -40,10 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", default="dev")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default build/plan/<stack>)")
     parser.add_argument("--no-policy", action="store_true", help="skip the policy pack")
+    parser.add_argument("--stacks-dir", type=Path, default=STACKS_DIR, help="folder of Pulumi.<stack>.yaml files")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
-        config = load_stack_config(args.stack)
+        config = load_stack_config(args.stack, args.stacks_dir)
         result = plan_stack(config)
     except StackNotFoundError as exc:
         print(f"plan: exit 2: {exc}", file=sys.stderr)
