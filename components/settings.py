@@ -157,9 +157,13 @@ class AutoscalingSettings(_Model):
 class DataDisk(_Model):
     """An extra data disk on each GPU node."""
 
-    category: Literal["cloud_essd", "cloud_ssd", "cloud_efficiency", "cloud_auto"] = "cloud_essd"
+    category: Literal["cloud_essd", "cloud_ssd", "cloud_efficiency", "cloud_auto"] = Field(
+        default="cloud_essd", description="Disk category."
+    )
     size_gib: int = Field(default=200, ge=20, le=32768, description="Disk size in GiB.")
-    performance_level: Literal["PL0", "PL1", "PL2", "PL3"] | None = None
+    performance_level: Literal["PL0", "PL1", "PL2", "PL3"] | None = Field(
+        default=None, description="ESSD performance level."
+    )
 
 
 class NodePoolSettings(_Model):
@@ -187,13 +191,17 @@ class NodePoolSettings(_Model):
     kernel_floor: str = Field(
         default=tuning.DEFAULT_KERNEL_FLOOR, description="Lowest kernel FUSE may run on (row 1)."
     )
-    system_disk_category: Literal["cloud_essd", "cloud_ssd", "cloud_efficiency", "cloud_auto"] = "cloud_essd"
-    system_disk_size_gib: int = Field(default=120, ge=40, le=2048)
-    data_disks: list[DataDisk] = Field(default_factory=list)
+    system_disk_category: Literal["cloud_essd", "cloud_ssd", "cloud_efficiency", "cloud_auto"] = Field(
+        default="cloud_essd", description="System disk category."
+    )
+    system_disk_size_gib: int = Field(default=120, ge=40, le=2048, description="System disk size in GiB.")
+    data_disks: list[DataDisk] = Field(default_factory=list, description="Extra data disks per node.")
     vswitch_ids: list[str] = Field(
         default_factory=list, description="vSwitches for the nodes; defaults to the cluster's."
     )
-    security_group_ids: list[str] = Field(default_factory=list)
+    security_group_ids: list[str] = Field(
+        default_factory=list, description="Security groups for the nodes; defaults to the cluster's."
+    )
     nvidia_driver_version: str | None = Field(
         default=None, description="Pins the NVIDIA driver with ACK's ack.aliyun.com/nvidia-driver-version label."
     )
@@ -293,8 +301,8 @@ class CacheSettings(_Model):
         default="/dev/shm/alluxio-cache",
         description="Host directory of the tier; worker and FUSE both mount it so short-circuit is a file read.",
     )
-    high_watermark: float = Field(default=0.95, gt=0, le=1)
-    low_watermark: float = Field(default=0.7, gt=0, le=1)
+    high_watermark: float = Field(default=0.95, gt=0, le=1, description="Tier usage that starts eviction.")
+    low_watermark: float = Field(default=0.7, gt=0, le=1, description="Tier usage eviction stops at.")
     warmup: bool | None = Field(
         default=None, description="Load the dataset into the cache before training; default on in prod only."
     )
@@ -433,11 +441,11 @@ class TrainingJobSettings(_Model):
     resources: Resources = Field(default_factory=lambda: Resources(cpu="40", memory="160Gi"))
     reader_threads: int = Field(default=16, ge=1, le=1024, description="Data reader threads per worker (sizes FUSE, row 3).")
     shm_size: str = Field(default="32Gi", description="Size of the /dev/shm emptyDir.")
-    model: str = Field(default="resnet50")
+    model: str = Field(default="resnet50", description="tf_cnn_benchmarks model.")
     batch_size: int = Field(default=256, ge=1, description="Per-GPU batch size.")
     num_batches: int = Field(default=1000, ge=1, description="Benchmark batches.")
-    backoff_limit: int = Field(default=3, ge=0)
-    ttl_seconds_after_finished: int = Field(default=86400, ge=0)
+    backoff_limit: int = Field(default=3, ge=0, description="Retries before the job fails.")
+    ttl_seconds_after_finished: int = Field(default=86400, ge=0, description="Seconds a finished job is kept.")
 
     _shm = field_validator("shm_size")(_check_memory)
 
