@@ -1,0 +1,1 @@
+"""Benchmarks: speed is measured here, not asserted in timed tests."""

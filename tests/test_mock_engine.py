@@ -1,0 +1,59 @@
+"""The offline engine: pulumi's own mocks, recording what a real engine would receive."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from offline.export import stack_export
+from offline.mock_engine import SECRET_SIG, run_program
+from offline.stack_config import config_from_mapping
+
+
+def _program() -> None:
+    provider = k8s.Provider("cluster", kubeconfig=pulumi.Output.secret("apiVersion: v1"))
+    namespace = k8s.core.v1.Namespace(
+        "ns", metadata={"name": "alluxio"}, opts=pulumi.ResourceOptions(provider=provider, protect=True)
+    )
+    k8s.core.v1.Secret(
+        "creds",
+        metadata={"namespace": namespace.metadata.name},
+        string_data={"key": pulumi.Output.secret("top-secret-value")},
+        opts=pulumi.ResourceOptions(provider=provider, depends_on=[namespace], retain_on_delete=True),
+    )
+    pulumi.export("namespace", namespace.metadata.name)
+    pulumi.export("token", pulumi.Output.secret("top-secret-value"))
+
+
+def test_records_type_options_inputs_and_secrets() -> None:
+    result = run_program(config_from_mapping("dev", {}), _program)
+    namespace = result.named("ns")
+    secret = result.named("creds")
+    assert namespace.type == "kubernetes:core/v1:Namespace"
+    assert namespace.protect and not namespace.retain_on_delete
+    assert namespace.provider.startswith(result.named("cluster").urn)
+    assert secret.retain_on_delete and namespace.urn in secret.dependencies
+    assert secret.inputs["stringData"] == {"key": "top-secret-value"}
+    assert secret.secret_input_paths == ["stringData"]
+    assert result.named("cluster").secret_input_paths == ["kubeconfig"]
+    assert result.outputs["namespace"] == "alluxio"
+    assert result.outputs["token"][SECRET_SIG]
+
+
+def test_runs_are_independent() -> None:
+    first = run_program(config_from_mapping("dev", {}), _program)
+    second = run_program(config_from_mapping("dev", {}), _program)
+    assert len(first.resources) == len(second.resources) == 3
+
+
+def test_export_redacts_secrets() -> None:
+    document = stack_export(run_program(config_from_mapping("dev", {}), _program))
+    text = json.dumps(document)
+    assert "top-secret-value" not in text
+    resources = document["deployment"]["resources"]
+    assert resources[0]["type"] == "pulumi:pulumi:Stack"
+    assert all({"urn", "type", "inputs", "outputs"} <= set(r) for r in resources)
+    protected = [r for r in resources if r.get("protect")]
+    assert [r["type"] for r in protected] == ["kubernetes:core/v1:Namespace"]

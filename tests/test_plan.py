@@ -1,0 +1,111 @@
+"""End to end: every stack plans offline; plan files are complete and hold no secret."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from offline.mock_engine import PlanResult, run_program
+from offline.plan import main as plan_main
+from offline.stack_config import PROJECT_ROOT, STACKS_DIR, load_stack_config
+
+STACKS = ["dev", "staging", "prod"]
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def planned(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, int]:
+    out = tmp_path_factory.mktemp(f"plan-{request.param}")
+    code = plan_main(["--stack", request.param, "--out", str(out)])
+    return request.param, out, code
+
+
+def test_stack_plans_without_mandatory_violations(planned: tuple[str, Path, int]) -> None:
+    stack, _, code = planned
+    assert code == 0, f"make plan STACK={stack} exited {code}"
+
+
+def test_plan_files_are_written(planned: tuple[str, Path, int]) -> None:
+    _, out, _ = planned
+    document = json.loads((out / "resources.json").read_text())
+    resources = document["deployment"]["resources"]
+    assert resources[0]["type"] == "pulumi:pulumi:Stack"
+    assert all({"urn", "type", "inputs", "outputs"} <= set(r) for r in resources)
+    values = sorted(out.glob("helm-values-*.yaml"))
+    assert len(values) == 2, values  # the cache release and the FUSE release
+    for path in values:
+        assert isinstance(yaml.safe_load(path.read_text()), dict)
+    manifests = sorted((out / "manifests").glob("*.yaml"))
+    assert manifests
+    for path in manifests:
+        manifest = yaml.safe_load(path.read_text())
+        assert {"apiVersion", "kind"} <= set(manifest)
+
+
+def test_no_secret_reaches_a_plan_file(planned: tuple[str, Path, int]) -> None:
+    stack, out, _ = planned
+    result = run_program(load_stack_config(stack))
+    secrets = _secret_values(result)
+    assert secrets, "the platform has secret inputs (kubeconfig, access keys)"
+    for path in out.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            for secret in secrets:
+                assert secret not in text, f"a secret value leaked into {path.name}"
+
+
+def _secret_values(result: PlanResult) -> set[str]:
+    found: set[str] = set()
+
+    def collect(value: object) -> None:
+        if isinstance(value, str) and len(value) >= 8:
+            found.add(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+
+    for resource in result.resources:
+        for path in resource.secret_input_paths:
+            node: object = resource.inputs
+            for part in path.replace("[", ".[").split("."):
+                if part.startswith("["):
+                    node = node[int(part[1:-1])]  # type: ignore[index]
+                else:
+                    node = node[part]  # type: ignore[index]
+            collect(node)
+    return found
+
+
+def test_invalid_config_exits_2_naming_the_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    document = yaml.safe_load((STACKS_DIR / "Pulumi.prod.yaml").read_text())
+    document["config"]["ack-alluxio-training:nodePool"]["imageType"] = "CentOS"
+    (tmp_path / "Pulumi.broken.yaml").write_text(yaml.safe_dump(document))
+    code = plan_main(["--stack", "broken", "--stacks-dir", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "plan: exit 2" in error and "nodePool.imageType" in error and "'CentOS'" in error
+    assert not (tmp_path / "out").exists(), "nothing is written for invalid config"
+
+
+def test_unknown_stack_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert plan_main(["--stack", "nope"]) == 2
+    assert "Pulumi.nope.yaml" in capsys.readouterr().err
+
+
+def test_make_plan_shows_the_wrapped_exit_code(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        ["make", "--no-print-directory", "plan", "STACK=does-not-exist", f"PYTHON={sys.executable}"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "plan: exit 2" in completed.stderr
