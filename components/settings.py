@@ -524,6 +524,7 @@ class PlatformSettings(_Model):
                 problems.append(
                     f"jobs[{i}].workers: {job.gpus} GPUs exceed the pool's {pool.gpus_per_node} x {pool.max_nodes} nodes"
                 )
+        problems += self._node_fit_problems()
         node_memory = pool.memory_gib_per_node * 2**30
         if memory_bytes(self.cache.quota_per_node) >= node_memory:
             problems.append(
@@ -537,6 +538,32 @@ class PlatformSettings(_Model):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _node_fit_problems(self) -> list[str]:
+        """Each job's worker pod must fit on one GPU node beside the Alluxio pods that may share it.
+
+        A created cluster has only this pool, so the master and job master may land there too; the
+        check is against the node's capacity (ACK's system reservations come on top).
+        """
+        pool, alluxio = self.node_pool, self.alluxio
+        neighbours = [alluxio.worker, alluxio.job_worker, self.fuse.resources, alluxio.master, alluxio.job_master]
+        base_cpu = sum(cpu_cores(r.cpu) for r in neighbours)
+        base_memory = sum(memory_bytes(r.memory) for r in neighbours)
+        problems = []
+        for i, job in enumerate(self.jobs):
+            cpu = base_cpu + cpu_cores(job.resources.cpu)
+            memory = base_memory + memory_bytes(job.resources.memory)
+            if cpu > pool.cpu_per_node:
+                problems.append(
+                    f"jobs[{i}].resources.cpu: {job.resources.cpu} plus the Alluxio pods on the node ({base_cpu} cores) "
+                    f"exceed nodePool.cpuPerNode {pool.cpu_per_node}"
+                )
+            if memory > pool.memory_gib_per_node * 2**30:
+                problems.append(
+                    f"jobs[{i}].resources.memory: {job.resources.memory} plus the Alluxio pods on the node "
+                    f"({base_memory / 2**30:.1f}Gi) exceed nodePool.memoryGibPerNode {pool.memory_gib_per_node}"
+                )
+        return problems
 
     @property
     def is_production(self) -> bool:

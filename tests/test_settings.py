@@ -106,6 +106,9 @@ BAD_CASES = [
     ("dataset region mismatch", "prod", "datasets", [0, "region"], "cn-shanghai", "datasets[0].region"),
     ("adopt without cluster id", "dev", "cluster", ["clusterId"], ..., "clusterId"),
     ("bad bucket name", "prod", "datasets", [0, "bucket"], "Bad_Bucket", "datasets[0].bucket"),
+    ("job does not fit a node", "prod", "jobs", [0, "resources"], {"cpu": "60", "memory": "120Gi"}, "jobs[0].resources.cpu"),
+    ("tier larger than a node", "dev", "cache", ["quotaPerNode"], "64Gi", "cache.quotaPerNode"),
+    ("structured value is not JSON", "prod", "nodePool", [], "{not json", "nodePool"),
 ]
 
 
