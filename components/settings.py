@@ -34,7 +34,7 @@ PROJECT: Final = "ack-alluxio-training"
 #: enter these models, so a settings object can be printed or logged safely.
 SECRET_CONFIG_KEYS: Final = frozenset({"ossAccessKeyId", "ossAccessKeySecret", "kubeconfig"})
 
-_GPU_INSTANCE_TYPE: Final = re.compile(r"^ecs\.(?:ebm)?(?:gn|sgn|vgn)\d+[a-z0-9]*(?:-[a-z0-9]+)?\.[a-z0-9]+$")
+_GPU_INSTANCE_TYPE: Final = node_images.GPU_INSTANCE_TYPE
 _DNS_LABEL: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _BUCKET_NAME: Final = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _REGION: Final = re.compile(r"^[a-z]{2}(?:-[a-z0-9]+)+$")
@@ -358,6 +358,13 @@ class AlluxioSettings(_Model):
     worker: Resources = Field(default_factory=lambda: Resources(cpu="8", memory="56Gi"))
     job_worker: Resources = Field(default_factory=lambda: Resources(cpu="2", memory="4Gi"))
     client: AlluxioClientSettings = Field(default_factory=AlluxioClientSettings)
+    journal_storage_class: str = Field(
+        default="alicloud-disk-topology-alltype",
+        description="StorageClass of the master's journal volume (ACK has no 'standard', the chart's default).",
+    )
+    journal_size: str = Field(default="20Gi", description="Journal volume size (ACK cloud disks start at 20Gi).")
+
+    _journal_size = field_validator("journal_size")(_check_memory)
 
     @field_validator("version")
     @classmethod
@@ -460,6 +467,31 @@ class TrainingJobSettings(_Model):
     def _single_node_job(self) -> TrainingJobSettings:
         if self.backend == "job" and self.workers != 1:
             raise ValueError("backend 'job' runs a single pod: set workers to 1 or choose an operator backend")
+        return self
+
+    @model_validator(mode="after")
+    def _backend_can_run_it(self) -> TrainingJobSettings:
+        # Rules of components/job_manifests.py, checked here so bad config fails before any resource.
+        problems = []
+        if self.backend != "job" and not re.match(r"^[a-z]", self.name):
+            problems.append(f"name {self.name!r} must start with a letter: the operator names Services after it")
+        if self.backend in ("pytorchjob", "trainjob") and not self.command:
+            problems.append(
+                f"backend {self.backend!r} has no built-in benchmark (the study's is TensorFlow): set command"
+            )
+        if self.mode == "probe" and self.backend not in ("mpijob", "job"):
+            problems.append("mode 'probe' reruns the benchmark from the launcher: use backend 'mpijob' or 'job'")
+        if self.backend in ("mpijob", "job") and self.reader_threads < self.gpus_per_worker:
+            problems.append(
+                f"readerThreads {self.reader_threads} is below gpusPerWorker {self.gpus_per_worker}: "
+                "each Horovod rank needs at least one reader thread"
+            )
+        if memory_bytes(self.shm_size) > memory_bytes(self.resources.memory):
+            problems.append(
+                f"shmSize {self.shm_size} exceeds resources.memory {self.resources.memory}, which it is charged to"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property

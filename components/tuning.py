@@ -2,18 +2,23 @@
 
 Every tuning value and every derivation lives here, once. The components call these functions to
 build Helm values; the policy pack calls the same functions to decide what a deployed value should
-be. Row numbers refer to the tuning table in DESIGN.md.
+be (and to remediate). Row numbers refer to the tuning table in DESIGN.md. Nothing here touches
+Pulumi: inputs are plain numbers and strings, quantities are parsed by ``components.quantities``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Final
+from collections.abc import Iterable
+from typing import Final, NamedTuple
 
-from components.quantities import whole_cpus_rounded_up
+from components.durations import format_duration
+from components.quantities import memory_bytes, whole_cpus_rounded_up
 
 # Row 4: reads from the UFS go to the local worker but never evict cached blocks to make room.
 AVOID_EVICTION_POLICY_CLASS: Final = "alluxio.client.block.policy.LocalFirstAvoidEvictionPolicy"
+# Row 6: CACHE is 2.3+'s default; set explicitly because CACHE_PROMOTE moves blocks between tiers.
+READ_TYPE_CACHE: Final = "CACHE"
 # Alluxio's own default refresh interval (row 8 wants ours well above it).
 ALLUXIO_DEFAULT_WORKER_LIST_REFRESH_SECONDS: Final = 120
 # Row 2: Alluxio's documentation suggests at least 10 minutes of kernel metadata caching.
@@ -22,6 +27,9 @@ DEFAULT_MIN_FUSE_TIMEOUT_SECONDS: Final = 600
 METADATA_CACHE_BYTES_PER_ENTRY: Final = 4 * 1024
 # Row 1: FUSE needs kernel >= 4.19 for the page-cache and writeback fixes the study relied on.
 DEFAULT_KERNEL_FLOOR: Final = "4.19"
+# Row 3: FUSE threads when no training job is declared. libfuse's own default (10) starves data
+# loaders; 64 serves one 8-GPU worker with 8 reader threads per GPU.
+DEFAULT_FUSE_MAX_IDLE_THREADS: Final = 64
 
 # Client property keys (rows 4-9). Named once; components and policies both use these names.
 KEY_UFS_READ_LOCATION_POLICY: Final = "alluxio.user.ufs.block.read.location.policy"
@@ -35,6 +43,39 @@ KEY_WORKER_LIST_REFRESH: Final = "alluxio.user.worker.list.refresh.interval"
 KEY_ACCESS_TIME_UPDATES_DISABLED: Final = "alluxio.user.update.file.accesstime.disabled"
 KEY_SHORT_CIRCUIT_ENABLED: Final = "alluxio.user.short.circuit.enabled"
 KEY_LIBFUSE_VERSION: Final = "alluxio.fuse.jnifuse.libfuse.version"
+
+#: The client property keys of rows 4-9, in table order.
+CLIENT_PROPERTY_KEYS: Final = (
+    KEY_UFS_READ_LOCATION_POLICY,
+    KEY_AVOID_EVICTION_RESERVED_BYTES,
+    KEY_PASSIVE_CACHE,
+    KEY_READ_TYPE,
+    KEY_METADATA_CACHE_ENABLED,
+    KEY_METADATA_CACHE_MAX_SIZE,
+    KEY_METADATA_CACHE_EXPIRATION,
+    KEY_WORKER_LIST_REFRESH,
+    KEY_ACCESS_TIME_UPDATES_DISABLED,
+)
+
+_MIB: Final = 2**20
+_GIB: Final = 2**30
+# Row 11 (memory side): share of a JVM's memory budget given to heap and to direct buffers; the
+# rest covers metaspace, code cache, thread stacks and JNI (libfuse) allocations.
+JVM_HEAP_FRACTION: Final = 0.55
+JVM_DIRECT_MEMORY_FRACTION: Final = 0.25
+# Below this a JVM cannot run an Alluxio process at all.
+MIN_JVM_BUDGET_BYTES: Final = 512 * _MIB
+# Row 7: what the FUSE client needs on its heap besides the metadata cache (open streams,
+# block location cache, gRPC buffers).
+FUSE_BASE_HEAP_BYTES: Final = 1 * _GIB
+
+
+class JobReaders(NamedTuple):
+    """What row 3 needs to know about one training job."""
+
+    reader_threads_per_worker: int
+    workers: int
+    gpus_per_worker: int
 
 
 def active_processor_count(cpu_limit: str | int | float) -> int:
@@ -58,11 +99,101 @@ def jvm_cpu_options(cpu_limit: str | int | float) -> list[str]:
     ]
 
 
+def _mebibytes_down(value: float, granule_mib: int = 64) -> int:
+    return max(granule_mib, int(value // (granule_mib * _MIB)) * granule_mib)
+
+
+def jvm_heap_and_direct_bytes(memory_limit: str | int, reserved_bytes: int = 0) -> tuple[int, int]:
+    """Heap and direct-memory caps for a JVM in a container of ``memory_limit``.
+
+    ``reserved_bytes`` is memory the container is charged for that the JVM does not own: a MEM
+    tier on a tmpfs host path is charged to the worker that writes it (row 13). Alluxio's start
+    scripts otherwise add ``-Xmx8g``/``-Xmx4g`` whatever the limit is, and the pod is OOM-killed.
+    """
+    budget = memory_bytes(memory_limit) - reserved_bytes
+    if budget < MIN_JVM_BUDGET_BYTES:
+        raise ValueError(
+            f"memory {memory_limit} leaves {max(budget, 0) // _MIB} MiB for the JVM after {reserved_bytes // _MIB} MiB "
+            f"reserved; at least {MIN_JVM_BUDGET_BYTES // _MIB} MiB are needed"
+        )
+    heap = _mebibytes_down(budget * JVM_HEAP_FRACTION) * _MIB
+    direct = _mebibytes_down(budget * JVM_DIRECT_MEMORY_FRACTION) * _MIB
+    return heap, direct
+
+
+def jvm_memory_options(memory_limit: str | int, reserved_bytes: int = 0) -> list[str]:
+    """JVM flags that keep heap plus direct buffers inside the container's memory limit."""
+    heap, direct = jvm_heap_and_direct_bytes(memory_limit, reserved_bytes)
+    return [f"-Xmx{heap // _MIB}m", f"-XX:MaxDirectMemorySize={direct // _MIB}m"]
+
+
 def fuse_max_idle_threads(reader_threads_per_worker: int, workers_per_node: int) -> int:
     """Row 3: FUSE threads that can serve every training reader thread on one node at once."""
     if reader_threads_per_worker < 1 or workers_per_node < 1:
         raise ValueError("reader threads and workers per node must be at least 1")
     return reader_threads_per_worker * workers_per_node
+
+
+def training_workers_per_node(workers: int, gpus_per_worker: int, gpus_per_node: int) -> int:
+    """Row 3: how many of a job's worker pods can share one node (bounded by its GPUs)."""
+    if workers < 1 or gpus_per_worker < 1 or gpus_per_node < gpus_per_worker:
+        raise ValueError(
+            f"a job of {workers} workers x {gpus_per_worker} GPUs does not fit nodes of {gpus_per_node} GPUs"
+        )
+    return min(workers, gpus_per_node // gpus_per_worker)
+
+
+def fuse_threads_for_jobs(jobs: Iterable[JobReaders], gpus_per_node: int) -> int:
+    """Row 3: FUSE threads for a node: the most reader threads any one job puts on a node.
+
+    A node's FUSE daemon serves every pod on it; the guardrail asks N >= each job's I/O threads per
+    node, so the busiest job decides. With no job declared, a generous default is used.
+    """
+    per_node = [
+        fuse_max_idle_threads(
+            job.reader_threads_per_worker,
+            training_workers_per_node(job.workers, job.gpus_per_worker, gpus_per_node),
+        )
+        for job in jobs
+    ]
+    return max(per_node) if per_node else DEFAULT_FUSE_MAX_IDLE_THREADS
+
+
+def fuse_idle_threads_env(libfuse_version: int, max_idle_threads: int) -> dict[str, str]:
+    """Row 3: environment of the FUSE container: Alluxio's patched libfuse2 reads MAX_IDLE_THREADS."""
+    check_libfuse_version(libfuse_version)
+    return {"MAX_IDLE_THREADS": str(max_idle_threads)} if libfuse_version == 2 else {}
+
+
+def fuse_mount_options(
+    *,
+    entry_timeout_seconds: int,
+    attr_timeout_seconds: int,
+    read_only: bool,
+    libfuse_version: int,
+    max_idle_threads: int,
+    extra: Iterable[str] = (),
+) -> list[str]:
+    """Rows 2-3: the FUSE ``-o`` options, one per item.
+
+    A ``-o`` list replaces the image's default ``direct_io``: read-only data gets ``kernel_cache,ro``
+    instead (the page cache then serves repeated epochs); writable data keeps ``direct_io`` so the
+    kernel never serves stale pages. ``allow_other`` lets non-root training pods read the mount.
+    libfuse 3 takes the thread count as a mount option; libfuse 2 takes it from the environment.
+    """
+    check_libfuse_version(libfuse_version)
+    options = ["allow_other", f"entry_timeout={entry_timeout_seconds}", f"attr_timeout={attr_timeout_seconds}"]
+    options += ["kernel_cache", "ro"] if read_only else ["direct_io"]
+    if libfuse_version == 3:
+        options.append(f"max_idle_threads={max_idle_threads}")
+    options += list(extra)
+    return options
+
+
+def check_libfuse_version(libfuse_version: int) -> None:
+    """Row 3: only libfuse 2 (the image's patched build) and 3 are supported."""
+    if libfuse_version not in (2, 3):
+        raise ValueError(f"libfuse version {libfuse_version} is neither 2 nor 3")
 
 
 def metadata_cache_max_size(file_count: int, headroom: float = 1.1) -> int:
@@ -77,6 +208,86 @@ def metadata_cache_heap_bytes(max_size: int) -> int:
     return max_size * METADATA_CACHE_BYTES_PER_ENTRY
 
 
+def fuse_min_heap_bytes(metadata_cache_entries: int) -> int:
+    """Row 7: the least FUSE heap that holds a full metadata cache besides the client's own needs."""
+    return metadata_cache_heap_bytes(metadata_cache_entries) + FUSE_BASE_HEAP_BYTES
+
+
+def fuse_jvm_memory_options(memory_limit: str | int, metadata_cache_entries: int) -> list[str]:
+    """Row 7 + 11: FUSE heap and direct memory; refuses a container too small for the cache.
+
+    ``-Xms`` equals ``-Xmx`` so a full metadata cache never waits on heap growth mid-epoch.
+    """
+    heap, direct = jvm_heap_and_direct_bytes(memory_limit)
+    needed = fuse_min_heap_bytes(metadata_cache_entries)
+    if heap < needed:
+        # heap is about JVM_HEAP_FRACTION of the limit (rounded down); find the first whole Gi that gives enough.
+        enough = math.ceil(needed / JVM_HEAP_FRACTION / _GIB)
+        while jvm_heap_and_direct_bytes(enough * _GIB)[0] < needed:
+            enough += 1
+        raise ValueError(
+            f"FUSE memory {memory_limit} gives a {heap // _MIB} MiB heap, but {metadata_cache_entries} metadata "
+            f"cache entries need {needed // _MIB} MiB (row 7); give FUSE at least {enough}Gi"
+        )
+    return [f"-Xms{heap // _MIB}m", f"-Xmx{heap // _MIB}m", f"-XX:MaxDirectMemorySize={direct // _MIB}m"]
+
+
+def metadata_cache_expiration_seconds(change_interval_seconds: Iterable[float]) -> int:
+    """Row 7: how long the client caches metadata: the longest change interval of the datasets.
+
+    One client cache serves every dataset behind the mount, and row 7 asks the expiration to be at
+    least each dataset's change interval, so the longest interval decides.
+    """
+    intervals = [float(seconds) for seconds in change_interval_seconds]
+    if not intervals or min(intervals) <= 0:
+        raise ValueError("at least one positive change interval is needed")
+    return math.ceil(max(intervals))
+
+
+def avoid_eviction_reserved_bytes(reserved: str | int) -> int:
+    """Row 4: bytes the avoid-eviction policy keeps free on a worker; must be positive."""
+    value = memory_bytes(reserved)
+    if value <= 0:
+        raise ValueError(f"the avoid-eviction reserve {reserved!r} must be positive (row 4)")
+    return value
+
+
+def tuned_client_properties(
+    *,
+    file_count: int,
+    change_interval_seconds: Iterable[float],
+    worker_list_refresh_seconds: float,
+    avoid_eviction_reserved: str | int,
+    metadata_cache_headroom: float = 1.1,
+) -> dict[str, str]:
+    """Rows 4-9: the Alluxio client properties of the study, as the strings Alluxio reads.
+
+    ``file_count`` is the number of files behind the mount (all datasets), ``change_interval_seconds``
+    each dataset's change interval. The policy pack uses this for remediation, so it takes plain
+    values only.
+    """
+    if worker_list_refresh_seconds <= ALLUXIO_DEFAULT_WORKER_LIST_REFRESH_SECONDS:
+        raise ValueError(
+            f"a worker-list refresh of {worker_list_refresh_seconds}s is not above Alluxio's 2min default (row 8)"
+        )
+    return {
+        # Row 4: the full class name; Alluxio loads it by reflection.
+        KEY_UFS_READ_LOCATION_POLICY: AVOID_EVICTION_POLICY_CLASS,
+        KEY_AVOID_EVICTION_RESERVED_BYTES: str(avoid_eviction_reserved_bytes(avoid_eviction_reserved)),
+        # Row 5: a remote read must not leave a second copy on the reader's worker.
+        KEY_PASSIVE_CACHE: "false",
+        KEY_READ_TYPE: READ_TYPE_CACHE,
+        # Row 7: metadata served from the client, sized to the data.
+        KEY_METADATA_CACHE_ENABLED: "true",
+        KEY_METADATA_CACHE_MAX_SIZE: str(metadata_cache_max_size(file_count, metadata_cache_headroom)),
+        KEY_METADATA_CACHE_EXPIRATION: format_duration(metadata_cache_expiration_seconds(change_interval_seconds)),
+        # Row 8: fewer worker-list RPCs to the master from every client.
+        KEY_WORKER_LIST_REFRESH: format_duration(math.ceil(worker_list_refresh_seconds)),
+        # Row 9: reads do not write access times back to the master (needs row 7's cache on).
+        KEY_ACCESS_TIME_UPDATES_DISABLED: "true",
+    }
+
+
 def cache_capacity_bytes(quota_per_node_bytes: int, cache_nodes: int) -> int:
     """Row 13: total cache across the worker nodes."""
     return quota_per_node_bytes * cache_nodes
@@ -85,3 +296,15 @@ def cache_capacity_bytes(quota_per_node_bytes: int, cache_nodes: int) -> int:
 def cache_holds_dataset(quota_per_node_bytes: int, cache_nodes: int, dataset_bytes: int) -> bool:
     """Row 13: whether the cache can hold the whole dataset (the study: 4 x 40 GB for 144 GB)."""
     return cache_capacity_bytes(quota_per_node_bytes, cache_nodes) >= dataset_bytes
+
+
+def cache_shortfall_message(quota_per_node_bytes: int, cache_nodes: int, dataset_bytes: int) -> str | None:
+    """Row 13: a warning when the cache cannot hold the data (reads then go to OSS), else None."""
+    if cache_holds_dataset(quota_per_node_bytes, cache_nodes, dataset_bytes):
+        return None
+    capacity = cache_capacity_bytes(quota_per_node_bytes, cache_nodes)
+    return (
+        f"the cache holds {capacity / _GIB:.1f} GiB ({cache_nodes} nodes x {quota_per_node_bytes / _GIB:.1f} GiB) "
+        f"but the datasets are {dataset_bytes / _GIB:.1f} GiB: later epochs will read from OSS (row 13); "
+        "raise cache.quotaPerNode or the number of cache nodes"
+    )
