@@ -3,10 +3,15 @@
 The kernel decides FUSE behaviour (page cache for FUSE files, writeback and async reads), so the
 node pool's image is chosen by kernel, not by habit. Kernel versions are those Alibaba Cloud
 publishes for each image family; a ``Custom`` image must declare its kernel.
+
+The image type names are those pulumi-alicloud 4.0's ``cs.NodePool.image_type`` documents (plus the
+older ``AliyunLinux Qboot``); an image type not in this table is refused as unknown.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -26,16 +31,16 @@ IMAGE_FAMILIES: Final[dict[str, ImageFamily]] = {
     "AliyunLinux3ContainerOptimized": ImageFamily("5.10"),
     "AliyunLinux4": ImageFamily("6.6"),
     "AliyunLinux4ContainerOptimized": ImageFamily("6.6"),
-    "AliyunLinux": ImageFamily(
-        "4.19", "Alibaba Cloud Linux 2 is end-of-life and refused by ACK >= 1.30"
+    "AliyunLinux": ImageFamily("4.19", "Alibaba Cloud Linux 2 is end-of-life and refused by ACK >= 1.30"),
+    "AliyunLinuxUEFI": ImageFamily("4.19", "Alibaba Cloud Linux 2 (UEFI) is end-of-life and refused by ACK >= 1.30"),
+    "AliyunLinux Qboot": ImageFamily("4.19", "Alibaba Cloud Linux 2 (Qboot) is end-of-life and refused by ACK >= 1.30"),
+    "AliyunLinuxSecurity": ImageFamily(
+        "4.19", "the security-hardened Alibaba Cloud Linux 2 image is end-of-life and refused by ACK >= 1.30"
     ),
-    "AliyunLinuxUEFI": ImageFamily(
-        "4.19", "Alibaba Cloud Linux 2 (UEFI) is end-of-life and refused by ACK >= 1.30"
-    ),
-    "AliyunLinux Qboot": ImageFamily(
-        "4.19", "Alibaba Cloud Linux 2 (Qboot) is end-of-life and refused by ACK >= 1.30"
-    ),
+    "AliyunLinux4Security": ImageFamily("6.6"),
     "AliyunLinux3Arm64": ImageFamily("5.10", "an Arm64 image cannot run on x86 GPU instance types"),
+    "AliyunLinux4Arm64": ImageFamily("6.6", "an Arm64 image cannot run on x86 GPU instance types"),
+    "AliyunLinux4ContainerOptimizedArm64": ImageFamily("6.6", "an Arm64 image cannot run on x86 GPU instance types"),
     "CentOS": ImageFamily("3.10", "CentOS 7 ships kernel 3.10, below the FUSE floor"),
     "Ubuntu": ImageFamily(None, "Ubuntu is not supported for GPU node pools by this package"),
     "ContainerOS": ImageFamily(None, "ContainerOS is not supported on GPU nodes"),
@@ -45,9 +50,17 @@ IMAGE_FAMILIES: Final[dict[str, ImageFamily]] = {
 
 DEFAULT_IMAGE_TYPE: Final = "AliyunLinux3"
 
+#: ECS GPU instance families (gn, ebmgn bare metal, sgn/vgn virtualised GPU), x86 only.
+GPU_INSTANCE_TYPE: Final = re.compile(r"^ecs\.(?:ebm)?(?:gn|sgn|vgn)\d+[a-z0-9]*(?:-[a-z0-9]+)?\.[a-z0-9]+$")
+
+
+def non_gpu_instance_types(instance_types: Iterable[str]) -> list[str]:
+    """The instance types that are not ECS GPU types (a GPU node pool must have none)."""
+    return [t for t in instance_types if not GPU_INSTANCE_TYPE.match(t)]
+
 
 def kernel_tuple(version: str) -> tuple[int, ...]:
-    """"5.10.134-16.al8" -> (5, 10, 134): the numeric release prefix of a kernel version."""
+    """The numeric release prefix of a kernel version: "5.10.134-16.al8" -> (5, 10, 134)."""
     numbers: list[int] = []
     for part in version.split("-")[0].split("."):
         digits = "".join(ch for ch in part if ch.isdigit())

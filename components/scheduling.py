@@ -10,9 +10,7 @@ and the FUSE threads (row 3) assume the node's CPUs and page cache belong to the
 
 from __future__ import annotations
 
-from typing import Final, Literal
-
-from typing_extensions import TypedDict
+from typing import Final
 
 #: Label every node of the platform's GPU pool carries; pods select on it.
 NODE_ROLE_LABEL_KEY: Final = "ack-alluxio-training/role"
@@ -29,24 +27,7 @@ NVIDIA_DRIVER_LABEL_KEY: Final = "ack.aliyun.com/nvidia-driver-version"
 #: which GPU add-ons tolerate wholesale) so that no third-party workload lands here by accident.
 GPU_TAINT_KEY: Final = "ack-alluxio-training/gpu"
 GPU_TAINT_VALUE: Final = "true"
-GPU_TAINT_EFFECT: Final[Literal["NoSchedule"]] = "NoSchedule"
-
-
-class NodeTaint(TypedDict):
-    """A taint in the shape ACK's node pool takes (``key``/``value``/``effect``)."""
-
-    key: str
-    value: str
-    effect: str
-
-
-class Toleration(TypedDict):
-    """A Kubernetes ``core/v1`` Toleration, camelCase keys as in a manifest."""
-
-    key: str
-    operator: str
-    value: str
-    effect: str
+GPU_TAINT_EFFECT: Final = "NoSchedule"
 
 
 def node_selector() -> dict[str, str]:
@@ -62,20 +43,20 @@ def node_labels(pool_name: str, nvidia_driver_version: str | None = None) -> dic
     return labels
 
 
-def node_taints() -> list[NodeTaint]:
-    """Taints the GPU pool puts on its nodes."""
-    return [NodeTaint(key=GPU_TAINT_KEY, value=GPU_TAINT_VALUE, effect=GPU_TAINT_EFFECT)]
+def node_taints() -> list[dict[str, str]]:
+    """Taints the GPU pool puts on its nodes, in the shape ACK's node pool takes (key/value/effect)."""
+    return [{"key": GPU_TAINT_KEY, "value": GPU_TAINT_VALUE, "effect": GPU_TAINT_EFFECT}]
 
 
-def tolerations() -> list[Toleration]:
-    """Tolerations a platform pod needs to run on the GPU pool: exactly its taints, nothing wider."""
+def tolerations() -> list[dict[str, str]]:
+    """Kubernetes tolerations (camelCase, as in a manifest) a platform pod needs: exactly the taints."""
     return [
-        Toleration(key=taint["key"], operator="Equal", value=taint["value"], effect=taint["effect"])
+        {"key": taint["key"], "operator": "Equal", "value": taint["value"], "effect": taint["effect"]}
         for taint in node_taints()
     ]
 
 
-def tolerates(pod_tolerations: list[dict[str, str]], taint: NodeTaint) -> bool:
+def tolerates(pod_tolerations: list[dict[str, str]], taint: dict[str, str]) -> bool:
     """Whether a pod's tolerations admit it past one taint (Kubernetes' matching rules).
 
     For the policy pack and tests: a pod with ``operator: Exists`` and no key tolerates everything,

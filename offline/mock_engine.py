@@ -177,8 +177,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         if args.token == "alicloud:cs/getClusterCredential:getClusterCredential":
             cluster_id = args.args.get("clusterId", "c-mock")
-            return {"clusterId": cluster_id, "id": cluster_id, "kubeConfig": MOCK_KUBECONFIG, "certificateAuthority": {}}, None
-        return {}, None
+            return {"clusterId": cluster_id, "id": cluster_id, "kubeConfig": MOCK_KUBECONFIG, "certificateAuthority": {}}, []
+        return {}, []
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
