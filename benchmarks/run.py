@@ -49,8 +49,10 @@ def main() -> int:
     config = load_stack_config("prod")
     run_program(config)  # warm: imports and first-run caches
     plan_times = _time(lambda: run_program(config), 5)
-    print(f"plan prod (mock engine, imports cached): median {statistics.median(plan_times):.3f} s, "
-          f"max {max(plan_times):.3f} s over {len(plan_times)} runs (budget < 2 s)")
+    print(
+        f"plan prod (mock engine, imports cached): median {statistics.median(plan_times):.3f} s, "
+        f"max {max(plan_times):.3f} s over {len(plan_times)} runs (budget < 2 s)"
+    )
 
     from offline.policy_runner import evaluate_export
 

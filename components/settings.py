@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from enum import Enum
-from typing import Annotated, Any, Final, Literal
+from typing import Any, Final, Literal
 
 from pydantic import (
     BaseModel,
@@ -45,9 +45,7 @@ class SettingsError(ValueError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__(
-            "invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems)
-        )
+        super().__init__("invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 class _Model(BaseModel):
@@ -113,7 +111,8 @@ class ClusterSettings(_Model):
         default="adopt", description="'adopt' an existing cluster by id, or 'create' a managed one."
     )
     cluster_id: str | None = Field(
-        default=None, description="Existing ACK cluster id (mode 'adopt'); the kubeconfig comes from the secret key 'kubeconfig'."
+        default=None,
+        description="Existing ACK cluster id (mode 'adopt'); the kubeconfig comes from the secret key 'kubeconfig'.",
     )
     name: str = Field(default="alluxio-training", description="Name of a created cluster.")
     kubernetes_version: str = Field(
@@ -149,8 +148,8 @@ class AutoscalingSettings(_Model):
 
     @model_validator(mode="after")
     def _bounds(self) -> AutoscalingSettings:
-        if self.min_size > self.max_size:
-            raise ValueError(f"minSize ({self.min_size}) must not exceed maxSize ({self.max_size})")
+        if self.min_size >= self.max_size:
+            raise ValueError(f"minSize ({self.min_size}) must be below maxSize ({self.max_size}), as ACK requires")
         return self
 
 
@@ -188,9 +187,7 @@ class NodePoolSettings(_Model):
     kernel_version: str | None = Field(
         default=None, description="Kernel of a Custom image, checked against kernelFloor."
     )
-    kernel_floor: str = Field(
-        default=tuning.DEFAULT_KERNEL_FLOOR, description="Lowest kernel FUSE may run on (row 1)."
-    )
+    kernel_floor: str = Field(default=tuning.DEFAULT_KERNEL_FLOOR, description="Lowest kernel FUSE may run on (row 1).")
     system_disk_category: Literal["cloud_essd", "cloud_ssd", "cloud_efficiency", "cloud_auto"] = Field(
         default="cloud_essd", description="System disk category."
     )
@@ -277,9 +274,7 @@ class DatasetSettings(_Model):
     @classmethod
     def _bucket(cls, value: str) -> str:
         if not _BUCKET_NAME.match(value):
-            raise ValueError(
-                f"{value!r} is not an OSS bucket name (3-63 lowercase letters, digits and hyphens)"
-            )
+            raise ValueError(f"{value!r} is not an OSS bucket name (3-63 lowercase letters, digits and hyphens)")
         return value
 
     @field_validator("prefix")
@@ -370,7 +365,9 @@ class AlluxioSettings(_Model):
     @classmethod
     def _supported(cls, value: str) -> str:
         if not re.match(r"^2\.9\.\d+$", value):
-            raise ValueError(f"{value!r} is not supported; this package tunes Alluxio 2.9.x (default {versions.ALLUXIO_VERSION})")
+            raise ValueError(
+                f"{value!r} is not supported; this package tunes Alluxio 2.9.x (default {versions.ALLUXIO_VERSION})"
+            )
         return value
 
     @field_validator("namespace")
@@ -384,7 +381,6 @@ class AlluxioSettings(_Model):
 class FuseSettings(_Model):
     """The Alluxio-FUSE release (rows 2, 3, 11)."""
 
-    namespace: str = Field(default="alluxio-fuse", description="Namespace of the FUSE release.")
     mount_point: str = Field(default="/mnt/alluxio-fuse", description="Host path where FUSE mounts Alluxio.")
     entry_timeout_seconds: int = Field(default=7200, ge=1, description="Row 2: kernel dentry cache TTL.")
     attr_timeout_seconds: int = Field(default=7200, ge=1, description="Row 2: kernel attribute cache TTL.")
@@ -393,7 +389,8 @@ class FuseSettings(_Model):
     )
     extra_mount_options: list[str] = Field(default_factory=list, description="More '-o' options.")
     libfuse_version: Literal[2, 3] = Field(
-        default=2, description="Row 3: 2 uses the image's patched libfuse2 (MAX_IDLE_THREADS env); 3 uses -o max_idle_threads."
+        default=2,
+        description="Row 3: 2 uses the image's patched libfuse2 (MAX_IDLE_THREADS env); 3 uses -o max_idle_threads.",
     )
     max_idle_threads: int | None = Field(
         default=None, ge=1, description="Row 3: FUSE threads; derived from the training jobs when unset."
@@ -420,7 +417,10 @@ class FuseSettings(_Model):
 
     @model_validator(mode="after")
     def _timeouts(self) -> FuseSettings:
-        for field, value in (("entryTimeoutSeconds", self.entry_timeout_seconds), ("attrTimeoutSeconds", self.attr_timeout_seconds)):
+        for field, value in (
+            ("entryTimeoutSeconds", self.entry_timeout_seconds),
+            ("attrTimeoutSeconds", self.attr_timeout_seconds),
+        ):
             if value < self.min_timeout_seconds:
                 raise ValueError(f"{field} {value} is below minTimeoutSeconds {self.min_timeout_seconds} (row 2)")
         return self
@@ -439,14 +439,18 @@ class TrainingJobSettings(_Model):
         default="train", description="'probe' runs synthetic then real data and reports the ratio."
     )
     image: str = Field(
-        default="horovod/horovod:0.28.1-tf2.11.0-torch1.13.1-mxnet1.9.1-py3.8-gpu",
-        description="Training image.",
+        # The mpi-operator's benchmark image: Horovod + OpenMPI + tf_cnn_benchmarks, as the study ran.
+        # It is published only as :latest; pin it by digest (image@sha256:...) for repeatable runs.
+        default="mpioperator/tensorflow-benchmarks:latest",
+        description="Training image; the built-in benchmark needs tf_cnn_benchmarks in it. Pin by digest in prod.",
     )
     command: list[str] | None = Field(default=None, description="Overrides the benchmark command.")
     workers: int = Field(default=4, ge=1, le=1024, description="Worker pods.")
     gpus_per_worker: int = Field(default=8, ge=1, le=16, description="GPUs per worker pod.")
     resources: Resources = Field(default_factory=lambda: Resources(cpu="40", memory="160Gi"))
-    reader_threads: int = Field(default=16, ge=1, le=1024, description="Data reader threads per worker (sizes FUSE, row 3).")
+    reader_threads: int = Field(
+        default=16, ge=1, le=1024, description="Data reader threads per worker (sizes FUSE, row 3)."
+    )
     shm_size: str = Field(default="32Gi", description="Size of the /dev/shm emptyDir.")
     model: str = Field(default="resnet50", description="tf_cnn_benchmarks model.")
     batch_size: int = Field(default=256, ge=1, description="Per-GPU batch size.")
@@ -553,16 +557,18 @@ class PlatformSettings(_Model):
                     f"jobs[{i}].gpusPerWorker: {job.gpus_per_worker} exceeds nodePool.gpusPerNode {pool.gpus_per_node}"
                 )
             elif job.gpus > pool.gpus_per_node * pool.max_nodes:
-                problems.append(
-                    f"jobs[{i}].workers: {job.gpus} GPUs exceed the pool's {pool.gpus_per_node} x {pool.max_nodes} nodes"
-                )
+                capacity = f"{pool.gpus_per_node} x {pool.max_nodes} nodes"
+                problems.append(f"jobs[{i}].workers: {job.gpus} GPUs exceed the pool's {capacity}")
         problems += self._node_fit_problems()
         node_memory = pool.memory_gib_per_node * 2**30
         if memory_bytes(self.cache.quota_per_node) >= node_memory:
             problems.append(
                 f"cache.quotaPerNode: {self.cache.quota_per_node} does not fit in a node's {pool.memory_gib_per_node}Gi"
             )
-        if memory_bytes(self.alluxio.worker.memory) < memory_bytes(self.cache.quota_per_node) and self.cache.medium == "MEM":
+        if (
+            memory_bytes(self.alluxio.worker.memory) < memory_bytes(self.cache.quota_per_node)
+            and self.cache.medium == "MEM"
+        ):
             problems.append(
                 f"alluxio.worker.memory: {self.alluxio.worker.memory} is below cache.quotaPerNode "
                 f"{self.cache.quota_per_node}; a MEM tier is charged to the worker (row 13)"
@@ -587,8 +593,8 @@ class PlatformSettings(_Model):
             memory = base_memory + memory_bytes(job.resources.memory)
             if cpu > pool.cpu_per_node:
                 problems.append(
-                    f"jobs[{i}].resources.cpu: {job.resources.cpu} plus the Alluxio pods on the node ({base_cpu} cores) "
-                    f"exceed nodePool.cpuPerNode {pool.cpu_per_node}"
+                    f"jobs[{i}].resources.cpu: {job.resources.cpu} plus the Alluxio pods on the node "
+                    f"({base_cpu} cores) exceed nodePool.cpuPerNode {pool.cpu_per_node}"
                 )
             if memory > pool.memory_gib_per_node * 2**30:
                 problems.append(
@@ -663,7 +669,7 @@ def settings_from_config(config: Mapping[str, Any], secret_keys: frozenset[str] 
     for full_key, raw in config.items():
         if not full_key.startswith(prefix):
             continue
-        key = full_key[len(prefix):]
+        key = full_key[len(prefix) :]
         if key in SECRET_CONFIG_KEYS:
             if full_key not in secret_keys:
                 problems.append(f"{full_key}: must be set as a secret (pulumi config set --secret {key} ...)")

@@ -69,7 +69,9 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
     for name, field in model.model_fields.items():
         key = f"{prefix}{field.alias or name}"
         nested = _model_of(field.annotation)
-        description = field.description or (nested.__doc__ or "").strip().splitlines()[0] if nested else field.description
+        description = (
+            field.description or (nested.__doc__ or "").strip().splitlines()[0] if nested else field.description
+        )
         rows.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {description or ''} |")
         if nested is not None:
             item = "[]" if get_origin(field.annotation) is list else ""

@@ -16,7 +16,6 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 import pulumi
@@ -140,7 +139,9 @@ class PlatformMocks(pulumi.runtime.Mocks):
             return _fake_id("provider-", args.name, 8), state
         if token == "alicloud:cs/managedKubernetes:ManagedKubernetes":
             cluster_id = _fake_id("c", args.name, 32)
-            state.update(clusterId=cluster_id, vpcId=_fake_id("vpc-", args.name), securityGroupId=_fake_id("sg-", args.name))
+            state.update(
+                clusterId=cluster_id, vpcId=_fake_id("vpc-", args.name), securityGroupId=_fake_id("sg-", args.name)
+            )
             return cluster_id, state
         if token == "alicloud:cs/nodePool:NodePool":
             pool_id = _fake_id("np", args.name, 32)
@@ -163,7 +164,14 @@ class PlatformMocks(pulumi.runtime.Mocks):
         if token == "alicloud:ram/policy:Policy":
             return str(state.get("policyName") or args.name), state
         if token.startswith("kubernetes:helm.sh/v3:Release"):
-            state.update(status={"status": "deployed", "name": state.get("name") or args.name, "namespace": state.get("namespace", "default"), "version": state.get("version", "")})
+            state.update(
+                status={
+                    "status": "deployed",
+                    "name": state.get("name") or args.name,
+                    "namespace": state.get("namespace", "default"),
+                    "version": state.get("version", ""),
+                }
+            )
             return args.name, state
         if token.startswith("kubernetes:"):
             metadata = dict(state.get("metadata") or {})
@@ -177,7 +185,12 @@ class PlatformMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         if args.token == "alicloud:cs/getClusterCredential:getClusterCredential":
             cluster_id = args.args.get("clusterId", "c-mock")
-            return {"clusterId": cluster_id, "id": cluster_id, "kubeConfig": MOCK_KUBECONFIG, "certificateAuthority": {}}, []
+            return {
+                "clusterId": cluster_id,
+                "id": cluster_id,
+                "kubeConfig": MOCK_KUBECONFIG,
+                "certificateAuthority": {},
+            }, []
         return {}, []
 
 

@@ -16,7 +16,11 @@ def _join(*parts: str | None) -> str:
 
 def _node_pool(i: dict[str, Any]) -> str:
     scaling = i.get("scalingConfig") or {}
-    size = f"{scaling.get('minSize')}-{scaling.get('maxSize')} nodes (autoscaling)" if scaling.get("enable") else f"{i.get('desiredSize')} nodes"
+    size = (
+        f"{scaling.get('minSize')}-{scaling.get('maxSize')} nodes (autoscaling)"
+        if scaling.get("enable")
+        else f"{i.get('desiredSize')} nodes"
+    )
     return _join(f"{size} x {','.join(i.get('instanceTypes', []))}", f"image {i.get('imageType')}")
 
 
@@ -93,7 +97,9 @@ def render_tree(result: PlanResult, stack_name: str) -> str:
             last = index == len(nodes) - 1
             branch = "└─ " if last else "├─ "
             detail = summary(node)
-            lines.append(f" +  {indent}{branch}{node.type}  {node.name}{_flags(node)}" + (f"  ({detail})" if detail else ""))
+            lines.append(
+                f" +  {indent}{branch}{node.type}  {node.name}{_flags(node)}" + (f"  ({detail})" if detail else "")
+            )
             walk(children.get(node.urn, []), indent + ("   " if last else "│  "))
 
     walk(roots, "")

@@ -38,7 +38,7 @@ class StackNotFoundError(FileNotFoundError):
 
 def available_stacks(stacks_dir: Path = STACKS_DIR) -> list[str]:
     """Stack names that have a config file."""
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
 
 
 def _encode(value: Any) -> str:
@@ -49,9 +49,7 @@ def _encode(value: Any) -> str:
     return json.dumps(value)
 
 
-def config_from_mapping(
-    stack: str, raw: dict[str, Any], *, placeholder_secrets: bool = True
-) -> StackConfig:
+def config_from_mapping(stack: str, raw: dict[str, Any], *, placeholder_secrets: bool = True) -> StackConfig:
     """Flatten a stack file's ``config:`` mapping; ``secure:`` values become marked placeholders."""
     values: dict[str, str] = {}
     secret_keys: set[str] = set()

@@ -75,10 +75,7 @@ def _secret_values(result: PlanResult) -> set[str]:
         for path in resource.secret_input_paths:
             node: object = resource.inputs
             for part in path.replace("[", ".[").split("."):
-                if part.startswith("["):
-                    node = node[int(part[1:-1])]  # type: ignore[index]
-                else:
-                    node = node[part]  # type: ignore[index]
+                node = node[int(part[1:-1])] if part.startswith("[") else node[part]  # type: ignore[index]
             collect(node)
     return found
 

@@ -106,13 +106,22 @@ BAD_CASES = [
     ("dataset region mismatch", "prod", "datasets", [0, "region"], "cn-shanghai", "datasets[0].region"),
     ("adopt without cluster id", "dev", "cluster", ["clusterId"], ..., "clusterId"),
     ("bad bucket name", "prod", "datasets", [0, "bucket"], "Bad_Bucket", "datasets[0].bucket"),
-    ("job does not fit a node", "prod", "jobs", [0, "resources"], {"cpu": "60", "memory": "120Gi"}, "jobs[0].resources.cpu"),
+    (
+        "job does not fit a node",
+        "prod",
+        "jobs",
+        [0, "resources"],
+        {"cpu": "60", "memory": "120Gi"},
+        "jobs[0].resources.cpu",
+    ),
     ("tier larger than a node", "dev", "cache", ["quotaPerNode"], "64Gi", "cache.quotaPerNode"),
     ("structured value is not JSON", "prod", "nodePool", [], "{not json", "nodePool"),
 ]
 
 
-@pytest.mark.parametrize(("description", "stack", "key", "path", "value", "expected"), BAD_CASES, ids=[c[0] for c in BAD_CASES])
+@pytest.mark.parametrize(
+    ("description", "stack", "key", "path", "value", "expected"), BAD_CASES, ids=[c[0] for c in BAD_CASES]
+)
 def test_bad_config_names_the_field(
     description: str, stack: str, key: str, path: list[Any], value: Any, expected: str
 ) -> None:
@@ -149,7 +158,7 @@ def test_custom_image_needs_a_kernel_at_the_floor() -> None:
 
 def test_kernel_floor_is_a_setting() -> None:
     base = stack_document("prod")[f"{PROJECT}:nodePool"]
-    with pytest.raises(SettingsError, match="below the FUSE floor 6.0"):
+    with pytest.raises(SettingsError, match=r"below the FUSE floor 6\.0"):
         settings_for(with_change("prod", "nodePool", [], {**base, "kernelFloor": "6.0"}))
 
 
