@@ -37,7 +37,7 @@ CACHE_RELEASE_NAME: Final = "alluxio"
 FUSE_RELEASE_NAME: Final = "alluxio-fuse"
 #: The chart runs master and worker as this uid/gid (its ``user``/``group``/``fsGroup``); the tier
 #: host path must be writable by it.
-ALLUXIO_UID: Final = 1000
+ALLUXIO_UID: Final = versions.ALLUXIO_IMAGE_UID
 #: Secret holding the OSS credentials, and the folder the chart mounts it at (``/secrets/<folder>``).
 CREDENTIALS_SECRET_NAME: Final = "alluxio-ufs-credentials"
 CREDENTIALS_FOLDER: Final = "alluxio-ufs"

@@ -10,6 +10,7 @@ pulumi-eks pattern).
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from typing import Any, Final, Required, cast
 
@@ -18,7 +19,7 @@ import pulumi_kubernetes as k8s
 from pulumi_alicloud import cs
 from typing_extensions import TypedDict
 
-from components import node_images, scheduling, tuning
+from components import node_images, scheduling, tuning, versions
 from components.quantities import memory_bytes
 from components.settings import PROJECT, CacheSettings, ClusterSettings, DataDisk, PlatformSettings, SettingsError
 from policies.conventions import GPUS_PER_NODE_TAG, KERNEL_VERSION_TAG, REGION_TAG
@@ -253,14 +254,14 @@ class GpuNodePool(pulumi.ComponentResource):
             lambda values: scheduling.node_labels(values[0], values[1])
         )
         taints = scheduling.node_taints()
+        default_host_path = CacheSettings.model_fields["host_path"].default
+        self.cache_host_path = pulumi.Output.from_input(args.get("cache_host_path", default_host_path))
         self.node_pool = self._create_node_pool(name, args, labels, taints)
         self.node_pool_id = self.node_pool.node_pool_id
         self.labels = labels
         self.taints = pulumi.Output.from_input(taints)
         self.node_selector = pulumi.Output.from_input(scheduling.node_selector())
         self.tolerations = pulumi.Output.from_input(scheduling.tolerations())
-        default_host_path = CacheSettings.model_fields["host_path"].default
-        self.cache_host_path = pulumi.Output.from_input(args.get("cache_host_path", default_host_path))
 
         # Everything deployed through this provider waits for the GPU nodes: the Alluxio workers
         # and FUSE pods select them and would sit Pending otherwise.
@@ -326,6 +327,7 @@ class GpuNodePool(pulumi.ComponentResource):
             labels=labels.apply(lambda ls: [cs.NodePoolLabelArgs(key=k, value=v) for k, v in ls.items()]),
             taints=[cs.NodePoolTaintArgs(key=t["key"], value=t["value"], effect=t["effect"]) for t in taints],
             kubelet_configuration=cs.NodePoolKubeletConfigurationArgs(cpu_manager_policy=CPU_MANAGER_POLICY),
+            user_data=self.cache_host_path.apply(cache_directory_user_data),
             tags=_fact_tags(
                 {
                     REGION_TAG: args.get("region"),
@@ -336,6 +338,23 @@ class GpuNodePool(pulumi.ComponentResource):
             **_scaling(args),
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+
+def cache_directory_user_data(host_path: str, owner_uid: int = versions.ALLUXIO_IMAGE_UID) -> str:
+    """Node user data (base64) that creates the cache tier directory for the Alluxio user at every boot.
+
+    Row 10: the worker and FUSE share this host directory; the kubelet would create a missing one
+    as root 0755, which the worker (uid 1000) cannot write, and ``/dev/shm`` is emptied on reboot,
+    so a systemd-tmpfiles rule recreates it with the right owner before the kubelet starts pods.
+    """
+    rule = f"d {host_path} 0750 {owner_uid} {owner_uid} -"
+    script = (
+        "#!/bin/bash\n"
+        "set -euo pipefail\n"
+        f"echo '{rule}' > /etc/tmpfiles.d/alluxio-cache.conf\n"
+        "systemd-tmpfiles --create /etc/tmpfiles.d/alluxio-cache.conf\n"
+    )
+    return base64.b64encode(script.encode()).decode()
 
 
 def _shm_problem(settings: PlatformSettings) -> str | None:

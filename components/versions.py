@@ -13,6 +13,9 @@ ALLUXIO_VERSION: Final = "2.9.5"
 ALLUXIO_CHART_NAME: Final = "alluxio"
 ALLUXIO_CHART_VERSION: Final = "0.6.53"
 ALLUXIO_IMAGE: Final = "alluxio/alluxio"
+#: The user the official image (and the chart's ``user``/``group``) runs Alluxio as; the cache
+#: directory on the host must belong to it.
+ALLUXIO_IMAGE_UID: Final = 1000
 
 #: Kubernetes version for clusters this package creates (ACK naming).
 ACK_KUBERNETES_VERSION: Final = "1.33.1-aliyun.1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 from typing import Any, cast
 
@@ -323,6 +324,8 @@ def test_provider_is_a_child_that_waits_for_the_gpu_nodes() -> None:
 def test_cache_host_path_is_the_settings_path() -> None:
     result = plan_stack(stack_config("prod", cache={"hostPath": "/dev/shm/imagenet-cache"}))
     assert result.outputs["cache_host_path"] == "/dev/shm/imagenet-cache"
+    user_data = base64.b64decode(only(result, NODE_POOL).inputs["userData"]).decode()
+    assert "d /dev/shm/imagenet-cache 0750 1000 1000 -" in user_data
 
 
 def test_memory_tier_must_fit_the_nodes_shm() -> None:
@@ -350,3 +353,11 @@ def test_custom_image_declares_its_kernel() -> None:
     pool = only(plan_stack(stack_config("prod", nodePool=custom)), NODE_POOL)
     assert pool.inputs["imageId"] == "m-alinux3-gpu"
     assert pool.inputs["tags"][KERNEL_VERSION_TAG] == "5.10.134-16.al8"
+
+
+def test_nodes_prepare_the_cache_directory_for_the_alluxio_user() -> None:
+    from components.node_pool import cache_directory_user_data
+
+    script = base64.b64decode(cache_directory_user_data("/dev/shm/alluxio-cache")).decode()
+    assert "d /dev/shm/alluxio-cache 0750 1000 1000 -" in script
+    assert "systemd-tmpfiles --create" in script
