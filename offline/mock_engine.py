@@ -68,6 +68,21 @@ class RecordedResource:
         return secret_paths(self.raw_inputs)
 
 
+def integral_numbers(value: Any) -> Any:
+    """Protobuf Structs carry every number as a double; give whole numbers back their int form.
+
+    The real engine writes ``4``, not ``4.0``, into state and exports, and schemas (``replicas:
+    integer``) depend on it.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: integral_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [integral_numbers(v) for v in value]
+    return value
+
+
 def _is_secret(value: Any) -> bool:
     return isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE
 
@@ -206,7 +221,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
-        raw = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
+        raw = integral_numbers(json_format.MessageToDict(request.object, preserving_proto_field_name=True))
         registration = self.resources.get(response.urn)
         self.recorded[response.urn] = RecordedResource(
             urn=response.urn,
@@ -228,7 +243,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
-        self.component_outputs[request.urn] = json_format.MessageToDict(request.outputs)
+        self.component_outputs[request.urn] = integral_numbers(json_format.MessageToDict(request.outputs))
         return super().RegisterResourceOutputs(request)
 
 

@@ -57,3 +57,16 @@ def test_export_redacts_secrets() -> None:
     assert all({"urn", "type", "inputs", "outputs"} <= set(r) for r in resources)
     protected = [r for r in resources if r.get("protect")]
     assert [r["type"] for r in protected] == ["kubernetes:core/v1:Namespace"]
+
+
+def test_whole_numbers_stay_integers() -> None:
+    def program() -> None:
+        k8s.apps.v1.Deployment(
+            "d",
+            spec={"replicas": 4, "selector": {"matchLabels": {"a": "b"}}, "template": {"spec": {"containers": []}}},
+            metadata={"annotations": {"ratio": "0.5"}},
+        )
+
+    recorded = run_program(config_from_mapping("dev", {}), program).named("d")
+    replicas = recorded.inputs["spec"]["replicas"]
+    assert replicas == 4 and isinstance(replicas, int)
