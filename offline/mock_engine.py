@@ -60,7 +60,8 @@ class RecordedResource:
     @property
     def inputs(self) -> dict[str, Any]:
         """Inputs with secrets unwrapped: for assertions in tests, never for files or logs."""
-        return unwrap_secrets(self.raw_inputs)
+        unwrapped: dict[str, Any] = unwrap_secrets(self.raw_inputs)
+        return unwrapped
 
     @property
     def secret_input_paths(self) -> list[str]:
@@ -218,7 +219,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.component_outputs: dict[str, dict[str, Any]] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
         raw = integral_numbers(json_format.MessageToDict(request.object, preserving_proto_field_name=True))
@@ -244,7 +245,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
         self.component_outputs[request.urn] = integral_numbers(json_format.MessageToDict(request.outputs))
-        return super().RegisterResourceOutputs(request)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
 @dataclass

@@ -63,8 +63,11 @@ def test_whole_numbers_stay_integers() -> None:
     def program() -> None:
         k8s.apps.v1.Deployment(
             "d",
-            spec={"replicas": 4, "selector": {"matchLabels": {"a": "b"}}, "template": {"spec": {"containers": []}}},
-            metadata={"annotations": {"ratio": "0.5"}},
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=4,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"a": "b"}),
+                template=k8s.core.v1.PodTemplateSpecArgs(spec=k8s.core.v1.PodSpecArgs(containers=[])),
+            ),
         )
 
     recorded = run_program(config_from_mapping("dev", {}), program).named("d")

@@ -13,7 +13,8 @@ from offline.stack_config import STACKS_DIR, config_from_mapping, load_stack_con
 
 
 def stack_document(stack: str) -> dict[str, Any]:
-    return yaml.safe_load((STACKS_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
+    config: dict[str, Any] = yaml.safe_load((STACKS_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return config
 
 
 def settings_for(raw: dict[str, Any], *, placeholder_secrets: bool = True) -> PlatformSettings:
