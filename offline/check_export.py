@@ -1,0 +1,62 @@
+"""``python -m offline.check_export EXPORT [POLICY_CONFIG]``: the policy gate for any stack's export.
+
+Reads a ``pulumi stack export`` file, evaluates the policy pack on it with pulumi-policy's own
+analyzer (``offline.policy_runner``) and prints the report. Exit codes: 0 no mandatory violation,
+1 mandatory violations, 2 unreadable export, invalid policy config or an internal error (the message
+says which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from offline.policy_runner import ExportError, PolicyConfigError, evaluate, load_export, load_policy_config
+
+EXIT_PASSED = 0
+EXIT_MANDATORY_VIOLATIONS = 1
+EXIT_BAD_INPUT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m offline.check_export",
+        description="Evaluate the ack-alluxio-training policy pack on a `pulumi stack export` file.",
+    )
+    parser.add_argument("export", help="file written by `pulumi stack export`")
+    parser.add_argument("policy_config", nargs="?", help="policy config JSON (as for --policy-pack-config)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the check; returns the exit code instead of exiting (for tests and `make`)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        return EXIT_BAD_INPUT if stop.code else EXIT_PASSED
+    try:
+        config = load_policy_config(args.policy_config) if args.policy_config else None
+        resources = load_export(args.export)
+        report = evaluate(resources, config)
+    except PolicyConfigError as error:
+        print(f"check-export: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ExportError as error:
+        print(f"check-export: cannot read the export: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception:  # a failure that is not a verdict must not read as "violations" (exit 1)
+        traceback.print_exc()
+        print("check-export: internal error while evaluating the policy pack (see the traceback)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(report.render())
+    if not report.passed:
+        print(f"check-export: exit {EXIT_MANDATORY_VIOLATIONS} (mandatory violations)", file=sys.stderr)
+        return EXIT_MANDATORY_VIOLATIONS
+    return EXIT_PASSED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

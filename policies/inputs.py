@@ -1,0 +1,141 @@
+"""Reading engine inputs the way the policy SDK hands them over.
+
+The analyzer wraps resource properties in proxies (``Mapping``/``Sequence``, not ``dict``/``list``)
+that raise ``UnknownValueError`` the moment a rule touches a value that is unknown during preview;
+the servicer turns that into an advisory diagnostic. These readers therefore test against the
+abstract collection types, touch only the keys they are asked for, and never swallow that error.
+Numbers arrive as floats (a protobuf ``Struct`` has only doubles), so ``4`` may be ``4.0``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Final, TypeVar
+
+EMPTY_MAPPING: Final[Mapping[str, Any]] = {}
+
+
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """The value when it is a mapping (a proxied dict included), else an empty mapping."""
+    return value if isinstance(value, Mapping) else EMPTY_MAPPING
+
+
+def as_sequence(value: Any) -> Sequence[Any]:
+    """The value when it is a list (a proxied list included; strings are not lists), else ``()``."""
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return value
+    return ()
+
+
+def dig(value: Any, *keys: str) -> Any:
+    """``value[k1][k2]...``, or None as soon as a level is missing or not a mapping."""
+    for key in keys:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def as_text(value: Any) -> str | None:
+    """A scalar as Alluxio and Kubernetes would read it: ``True`` -> "true", ``4.0`` -> "4"."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (int, float, Decimal)):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    return None
+
+
+def as_flag(value: Any) -> bool | None:
+    """A boolean given as a bool or as the text "true"/"false" (Helm values carry both)."""
+    text = as_text(value)
+    if text is None:
+        return None
+    lowered = text.strip().lower()
+    if lowered == "true":
+        return True
+    if lowered == "false":
+        return False
+    return None
+
+
+def as_int(value: Any) -> int | None:
+    """A whole number given as a number or as text ("64", 64, 64.0)."""
+    text = as_text(value)
+    if text is None:
+        return None
+    try:
+        number = Decimal(text.strip())
+    except ArithmeticError:
+        return None
+    if not number.is_finite() or number != number.to_integral_value():
+        return None
+    return int(number)
+
+
+def string_map(value: Any) -> dict[str, str]:
+    """A mapping of scalars as text (labels, tags, env, properties); non-scalars are dropped."""
+    result: dict[str, str] = {}
+    for key, item in as_mapping(value).items():
+        text = as_text(item)
+        if text is not None:
+            result[str(key)] = text
+    return result
+
+
+def key_value_list(value: Any) -> dict[str, str]:
+    """``[{key: k, value: v}, ...]`` (ACK node labels) or a plain mapping, as a dict."""
+    if isinstance(value, Mapping):
+        return string_map(value)
+    result: dict[str, str] = {}
+    for item in as_sequence(value):
+        entry = as_mapping(item)
+        key = as_text(entry.get("key"))
+        text = as_text(entry.get("value"))
+        if key is not None and text is not None:
+            result[key] = text
+    return result
+
+
+def show(value: Any) -> str:
+    """A value quoted for a violation message."""
+    text = as_text(value)
+    return repr(text) if text is not None else "unset" if value is None else repr(value)
+
+
+_V = TypeVar("_V")
+
+
+def per_resource(function: Callable[[str, Any, str], _V]) -> Callable[[str, Any, str], _V]:
+    """Remember ``function(resource_type, props, name)`` for the last few props objects.
+
+    Several rules read the same resource through the same view (an Alluxio deployment, a
+    workload's pod templates). When the analyzer hands them the same props object, the view is
+    built once; the cache keys on the object's identity and keeps the object alive, so an
+    identity is never confused with a later one. Errors (an unknown value) are not cached.
+    """
+    entries: OrderedDict[tuple[str, int, str], tuple[Any, _V]] = OrderedDict()
+
+    def cached(resource_type: str, props: Any, name: str = "") -> _V:
+        key = (resource_type, id(props), name)
+        hit = entries.get(key)
+        if hit is not None and hit[0] is props:
+            return hit[1]
+        value = function(resource_type, props, name)
+        entries[key] = (props, value)
+        if len(entries) > _PER_RESOURCE_ENTRIES:
+            entries.popitem(last=False)
+        return value
+
+    cached.__doc__ = function.__doc__
+    return cached
+
+
+_PER_RESOURCE_ENTRIES: Final = 16
