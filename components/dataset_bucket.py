@@ -20,8 +20,8 @@ from pulumi_alicloud import oss, ram
 from typing_extensions import TypedDict
 
 from components import ram_policy
+from components.conventions import DATASET_SIZE_TAG, REGION_TAG
 from components.settings import PROJECT, DatasetSettings, PlatformSettings
-from policies.conventions import DATASET_SIZE_TAG, REGION_TAG
 
 TYPE_TOKEN: Final = f"{PROJECT}:index:DatasetBucket"
 ACCESS_KEY_ID_CONFIG_KEY: Final = "ossAccessKeyId"

@@ -42,6 +42,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, get_args
 
+from components.conventions import GPU_RESOURCE, READER_THREADS_ANNOTATION
 from components.job_scripts import PROBE_SCRIPT, TF_CLUSTER_SCRIPT
 from components.quantities import memory_bytes
 from components.settings import Backend, PlatformSettings, TrainingJobSettings
@@ -64,7 +65,6 @@ HOROVOD_BACKENDS: Final = frozenset({"mpijob", "job"})
 COMMAND_REQUIRED_BACKENDS: Final = frozenset({"pytorchjob", "trainjob"})
 
 PART_OF: Final = "ack-alluxio-training"
-READER_THREADS_ANNOTATION: Final = "ack-alluxio-training/reader-threads"
 DATA_DIR_ANNOTATION: Final = "ack-alluxio-training/data-dir"
 #: Training runs for hours: ``pulumi up`` must not wait for the Job to complete (its Job awaiter would).
 SKIP_AWAIT_ANNOTATION: Final = "pulumi.com/skipAwait"
@@ -394,7 +394,7 @@ def _resources(cpu: str, memory: str, gpus: int = 0) -> dict[str, dict[str, str]
     """requests == limits for cpu and memory (Guaranteed QoS); GPUs as a limit only."""
     limits = {"cpu": cpu, "memory": memory}
     if gpus:
-        limits["nvidia.com/gpu"] = str(gpus)
+        limits[GPU_RESOURCE] = str(gpus)
     return {"requests": {"cpu": cpu, "memory": memory}, "limits": limits}
 
 

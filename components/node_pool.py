@@ -20,9 +20,9 @@ from pulumi_alicloud import cs
 from typing_extensions import TypedDict
 
 from components import node_images, scheduling, tuning, versions
+from components.conventions import GPUS_PER_NODE_TAG, KERNEL_VERSION_TAG, REGION_TAG
 from components.quantities import memory_bytes
 from components.settings import PROJECT, CacheSettings, ClusterSettings, DataDisk, PlatformSettings, SettingsError
-from policies.conventions import GPUS_PER_NODE_TAG, KERNEL_VERSION_TAG, REGION_TAG
 
 TYPE_TOKEN: Final = f"{PROJECT}:index:GpuNodePool"
 #: Secret config key holding an adopted cluster's kubeconfig.

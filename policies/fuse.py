@@ -20,6 +20,7 @@ from pulumi_policy import (
 )
 
 from components import tuning
+from components.conventions import DEFAULT_FUSE_NAMESPACE
 from policies.alluxio import where
 from policies.alluxio_deployments import (
     FUSE,
@@ -29,7 +30,6 @@ from policies.alluxio_deployments import (
     helm_runs_embedded_fuse,
     is_fluid_runtime,
 )
-from policies.conventions import DEFAULT_FUSE_NAMESPACE
 from policies.guardrails import Guardrail, ResourceGuardrail, any_of, config_value
 from policies.inputs import as_flag, as_int, as_mapping, as_sequence, as_text, dig
 from policies.workloads import is_pod_workload, namespace_of, pod_templates

@@ -22,7 +22,7 @@ from pulumi_policy import (
 )
 
 from components import node_images, tuning
-from policies.conventions import GPUS_PER_NODE_TAG, KERNEL_VERSION_TAG
+from components.conventions import GPUS_PER_NODE_TAG, KERNEL_VERSION_TAG
 from policies.guardrails import Guardrail, ResourceGuardrail, config_value, exact_types
 from policies.inputs import as_flag, as_int, as_mapping, as_sequence, as_text, key_value_list, string_map
 

@@ -30,10 +30,10 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
+from components.conventions import DATASET_SIZE_TAG, GPUS_PER_NODE_TAG, READER_THREADS_ANNOTATION, REGION_TAG
 from components.quantities import QuantityError, memory_bytes
 from policies.alluxio import where
 from policies.alluxio_deployments import WORKER, AlluxioDeployment, alluxio_deployment, could_be_alluxio
-from policies.conventions import DATASET_SIZE_TAG, GPUS_PER_NODE_TAG, READER_THREADS_ANNOTATION, REGION_TAG
 from policies.fuse import fuse_threads
 from policies.guardrails import Guardrail, StackGuardrail, any_of, config_value, exact_types
 from policies.inputs import as_int, as_text, dig, string_map

@@ -24,7 +24,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from policies.conventions import DEFAULT_FUSE_MOUNT_POINT, GPU_RESOURCE
+from components.conventions import DEFAULT_FUSE_MOUNT_POINT, GPU_RESOURCE
 from policies.guardrails import Guardrail, ResourceGuardrail, StackGuardrail, any_of, exact_types, kubernetes_kinds
 from policies.inputs import as_mapping, as_sequence, as_text, dig, show
 from policies.node_pool import NODE_POOL, NodePools, show_taint, tolerates

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
+from components.conventions import GPU_RESOURCE, READER_THREADS_ANNOTATION
 from components.quantities import QuantityError, parse_quantity
-from policies.conventions import GPU_RESOURCE, READER_THREADS_ANNOTATION
 from policies.guardrails import kubernetes_kinds, parse_type
 from policies.inputs import as_mapping, as_sequence, as_text, dig, per_resource, string_map
 

@@ -11,11 +11,11 @@ import pytest
 import yaml
 
 from components import scheduling
+from components.conventions import GPUS_PER_NODE_TAG, KERNEL_VERSION_TAG, REGION_TAG
 from components.node_pool import GpuNodePool, GpuNodePoolArgs, gpu_node_pool_args
 from components.settings import PROJECT, SettingsError, settings_from_config
 from offline.mock_engine import MOCK_KUBECONFIG, SECRET_SIG, PlanResult, RecordedResource, run_program
 from offline.stack_config import STACKS_DIR, StackConfig, config_from_mapping
-from policies.conventions import GPUS_PER_NODE_TAG, KERNEL_VERSION_TAG, REGION_TAG
 
 NODE_POOL = "alicloud:cs/nodePool:NodePool"
 CLUSTER = "alicloud:cs/managedKubernetes:ManagedKubernetes"
