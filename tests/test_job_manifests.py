@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components import job_manifests as jm
+from components.conventions import READER_THREADS_ANNOTATION
 from components.quantities import memory_bytes
 from components.settings import PROJECT, PlatformSettings, SettingsError, TrainingJobSettings, settings_from_config
 from offline.stack_config import available_stacks, config_from_mapping, load_stack_config
@@ -331,9 +332,9 @@ def test_reading_pods_declare_their_reader_threads(variant: str, backend: str, m
     for role, template in pod_templates(manifest).items():
         annotations = template["metadata"]["annotations"]
         if role in ("Launcher", "PS"):
-            assert jm.READER_THREADS_ANNOTATION not in annotations
+            assert READER_THREADS_ANNOTATION not in annotations
         else:
-            assert annotations[jm.READER_THREADS_ANNOTATION] == str(spec.reader_threads)
+            assert annotations[READER_THREADS_ANNOTATION] == str(spec.reader_threads)
         assert annotations[jm.DATA_DIR_ANNOTATION] == MOUNT_POINT
 
 
