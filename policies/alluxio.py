@@ -560,9 +560,14 @@ def _processor_count(args: ResourceValidationArgs, report: ReportViolation) -> N
     for component in deployment.components.values():
         limit = component.resource("limits", "cpu")
         expected = _expected_processors(component)
-        if limit is None:
-            continue
         flag = component.jvm_flag(ACTIVE_PROCESSOR_COUNT_FLAG)
+        if limit is None:
+            # No limit to derive the count from (row 12 reports that); a JVM with neither sizes
+            # its GC and JIT threads from the host's cores.
+            if flag is None:
+                report(f"{where(deployment, component)}: {ACTIVE_PROCESSOR_COUNT_FLAG}<cpu limit> missing and "
+                       f"{component.section}.resources.limits.cpu unset", None)
+            continue
         actual = as_int(flag.value.strip()[len(ACTIVE_PROCESSOR_COUNT_FLAG):]) if flag is not None else None
         if expected is None:
             report(f"{where(deployment, component)}: {component.section}.resources.limits.cpu {limit!r} is not a cpu "
