@@ -65,7 +65,9 @@ def _foreign_program() -> None:
             "template": {
                 "spec": {
                     "restartPolicy": "Never",
-                    "containers": [{"name": "train", "image": "tf:latest", "resources": {"limits": {"nvidia.com/gpu": "8"}}}],
+                    "containers": [
+                        {"name": "train", "image": "tf:latest", "resources": {"limits": {"nvidia.com/gpu": "8"}}}
+                    ],
                 }
             }
         },
