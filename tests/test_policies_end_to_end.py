@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -58,21 +59,17 @@ def _foreign_program() -> None:
         values=copy.deepcopy(UNTUNED_VALUES),
         opts=on_cluster,
     )
-    k8s.batch.v1.Job(
-        "train",
-        metadata={"namespace": "ml"},
-        spec={
-            "template": {
-                "spec": {
-                    "restartPolicy": "Never",
-                    "containers": [
-                        {"name": "train", "image": "tf:latest", "resources": {"limits": {"nvidia.com/gpu": "8"}}}
-                    ],
-                }
+    job_spec: Any = {
+        "template": {
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [
+                    {"name": "train", "image": "tf:latest", "resources": {"limits": {"nvidia.com/gpu": "8"}}}
+                ],
             }
-        },
-        opts=on_cluster,
-    )
+        }
+    }
+    k8s.batch.v1.Job("train", metadata={"namespace": "ml"}, spec=job_spec, opts=on_cluster)
 
 
 def test_a_stack_built_without_our_components_is_caught() -> None:
