@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -13,6 +14,9 @@ import yaml
 from offline.mock_engine import PlanResult, run_program
 from offline.plan import main as plan_main
 from offline.stack_config import PROJECT_ROOT, STACKS_DIR, load_stack_config
+from tests.test_settings import BAD_CASES, with_change
+
+BAD_IDS = [case[0] for case in BAD_CASES]
 
 STACKS = ["dev", "staging", "prod"]
 
@@ -106,3 +110,26 @@ def test_make_plan_shows_the_wrapped_exit_code(tmp_path: Path) -> None:
     )
     assert completed.returncode == 2
     assert "plan: exit 2" in completed.stderr
+
+
+@pytest.mark.parametrize(
+    ("description", "stack", "key", "path", "value", "expected"), BAD_CASES, ids=[c[0] for c in BAD_CASES]
+)
+def test_every_bad_config_exits_2_through_make_plan(
+    description: str,
+    stack: str,
+    key: str,
+    path: list[Any],
+    value: Any,
+    expected: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    document = yaml.safe_load((STACKS_DIR / f"Pulumi.{stack}.yaml").read_text())
+    document["config"] = with_change(stack, key, path, value)
+    (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump(document))
+    code = plan_main(["--stack", "bad", "--stacks-dir", str(tmp_path), "--out", str(tmp_path / "out")])
+    error = capsys.readouterr().err
+    assert code == 2, description
+    assert expected in error and "plan: exit 2" in error
+    assert not (tmp_path / "out").exists()
