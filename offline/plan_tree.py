@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from components.conventions import GPUS_PER_NODE_TAG
+from components.quantities import QuantityError, gibibytes
 from offline.mock_engine import PlanResult, RecordedResource, unwrap_secrets
 
 Summary = Callable[[dict[str, Any]], str]
@@ -15,19 +17,43 @@ def _join(*parts: str | None) -> str:
 
 
 def _node_pool(i: dict[str, Any]) -> str:
+    gpus = (i.get("tags") or {}).get(GPUS_PER_NODE_TAG)
     scaling = i.get("scalingConfig") or {}
     size = (
         f"{scaling.get('minSize')}-{scaling.get('maxSize')} nodes (autoscaling)"
         if scaling.get("enable")
         else f"{i.get('desiredSize')} nodes"
     )
-    return _join(f"{size} x {','.join(i.get('instanceTypes', []))}", f"image {i.get('imageType')}")
+    return _join(
+        f"{size} x {','.join(i.get('instanceTypes', []))}",
+        f"{gpus} GPUs each" if gpus else None,
+        f"image {i.get('imageType')}",
+        f"cpu manager {(i.get('kubeletConfiguration') or {}).get('cpuManagerPolicy')}",
+    )
 
 
 def _release(i: dict[str, Any]) -> str:
     values = i.get("values") or {}
     parts = [p for p in ("master", "worker", "fuse") if (values.get(p) or {}).get("enabled", p != "fuse")]
-    return _join(f"chart {i.get('chart')} {i.get('version')}", f"ns {i.get('namespace')}", "parts " + "+".join(parts))
+    details = [f"chart {i.get('chart')} {i.get('version')}", f"ns {i.get('namespace')}", "parts " + "+".join(parts)]
+    levels = (values.get("tieredstore") or {}).get("levels") or []
+    if levels and "worker" in parts:
+        tier = levels[0]
+        details.append(f"tier {tier.get('alias')} {_gib(tier.get('quota'))} {tier.get('type')}")
+    fuse = values.get("fuse") or {}
+    if "fuse" in parts:
+        threads = (fuse.get("env") or {}).get("MAX_IDLE_THREADS")
+        details.append(f"mount {fuse.get('mountPoint')} -o {fuse.get('mountOptions')}")
+        if threads:
+            details.append(f"MAX_IDLE_THREADS={threads}")
+    return _join(*details)
+
+
+def _gib(quota: Any) -> str:
+    try:
+        return f"{gibibytes(quota):g}Gi"
+    except (QuantityError, TypeError):
+        return str(quota)
 
 
 def _custom_resource(i: dict[str, Any]) -> str:

@@ -133,3 +133,15 @@ def test_every_bad_config_exits_2_through_make_plan(
     assert code == 2, description
     assert expected in error and "plan: exit 2" in error
     assert not (tmp_path / "out").exists()
+
+
+def test_prod_tree_shows_the_studys_shape() -> None:
+    from offline.plan_tree import render_tree
+
+    tree = render_tree(run_program(load_stack_config("prod")), "ack-alluxio-training-prod")
+    assert "4 nodes x ecs.gn6v-c8g1.16xlarge, 8 GPUs each, image AliyunLinux3, cpu manager static" in tree
+    assert "bucket acme-prod-imagenet" in tree and "[protected, retain-on-delete]" in tree
+    assert "tier MEM 40Gi hostPath" in tree
+    assert "entry_timeout=7200,attr_timeout=7200,kernel_cache,ro" in tree
+    assert "Launcher x1 Worker x4" in tree
+    assert "secret data (redacted)" in tree
