@@ -133,6 +133,10 @@ def alluxio_cache_args(
     ):
         _checked(f"{key}.memory", partial(av.jvm_options, container))
     _checked("alluxio.worker.memory", partial(av.jvm_options, resources["worker"], av.tier_reserved_bytes(tier)))
+    # Values the chart renders into its one-line java opts (the root UFS URI embeds the first prefix).
+    _checked("cache.hostPath", partial(av.check_java_opts_value, settings.cache.host_path, "cache host path"))
+    if settings.datasets:
+        _checked("datasets[0].prefix", partial(av.check_java_opts_value, settings.datasets[0].prefix, "prefix"))
     datasets = [
         DatasetMount(
             name=dataset.name,

@@ -10,6 +10,7 @@ be scheduled. Its own release name and ``fullnameOverride`` keep its objects apa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, Final, Protocol
 
 import pulumi
@@ -96,10 +97,21 @@ def alluxio_fuse_args(settings: PlatformSettings, node_pool: FuseNodePool, cache
     fuse = settings.fuse
     client = av.client_properties(settings)
     resources = av.fuse_resources(settings)
-    try:
-        tuning.fuse_jvm_memory_options(resources["memory"], int(client[tuning.KEY_METADATA_CACHE_MAX_SIZE]))
-    except ValueError as exc:
-        raise SettingsError([f"{PROJECT}:fuse.resources.memory: {exc}"]) from None
+    cache_entries = int(client[tuning.KEY_METADATA_CACHE_MAX_SIZE])
+    problems: list[str] = []
+    # Every check that can refuse a value the chart would render wrongly, named by its stack key.
+    for key, check in (
+        ("fuse.resources.memory", partial(tuning.fuse_jvm_memory_options, resources["memory"], cache_entries)),
+        ("fuse.mountPoint", partial(av.fuse_mount_parent, fuse.mount_point)),
+        ("fuse.extraMountOptions", partial(av.check_fuse_mount_options, fuse.extra_mount_options)),
+        ("cache.hostPath", partial(av.check_java_opts_value, settings.cache.host_path, "cache host path")),
+    ):
+        try:
+            check()
+        except ValueError as exc:
+            problems.append(f"{PROJECT}:{key}: {exc}")
+    if problems:
+        raise SettingsError(problems)
     return AlluxioFuseArgs(
         namespace=cache.namespace,
         master_hostname=cache.master_hostname,

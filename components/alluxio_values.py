@@ -14,13 +14,22 @@ Where each value lands is what chart 0.6.53 reads (its values.yaml and templates
   volume mounted at the same ``path``; with ``shortCircuit.policy: local`` the FUSE DaemonSet mounts
   the very same volumes, which is what makes a short-circuit read a plain file read (row 10).
 - ``fuse.mountOptions`` is one comma-separated string passed as ``--fuse-opts``; ``fuse.env`` is a
-  map; ``fuse.mountPoint``/``fuse.alluxioPath`` are the mount's two arguments.
+  map; ``fuse.mountPoint``/``fuse.alluxioPath`` are the mount's two arguments. The chart mounts the
+  mount point's parent directory from the host (bidirectional propagation), so it must not be ``/``.
+  Its ConfigMap still renders ``-Dalluxio.fuse.mount.point`` from the pre-0.6.42 name
+  ``fuse.mountPath`` (absent from values.yaml), so that key carries the same mount point.
+- With ``master.count`` 1 the chart prepends ``-Dalluxio.master.hostname=<fullname>-master-0`` to
+  ``ALLUXIO_JAVA_OPTS``; a release without a master sets the count to 0 and names the master itself.
+- Each ``ALLUXIO_*_JAVA_OPTS`` is one space-separated line that the image's entrypoint writes into
+  ``alluxio-env.sh`` inside double quotes: a value with whitespace, ``"``, ``$``, a backquote or a
+  backslash would be split or evaluated by the shell, so such values are refused.
 - ``secrets.master`` mounts a Secret at ``/secrets/<folder>/`` in the master and job master.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import posixpath
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from typing_extensions import TypedDict
@@ -46,6 +55,9 @@ SITE_PROPERTIES_FILE: Final = "alluxio-site.properties"
 FUSE_ALLUXIO_PATH: Final = "/"
 #: The warm-up reads the whole data set from OSS; past this the Job fails instead of hanging.
 WARMUP_DEADLINE_SECONDS: Final = 4 * 3600
+#: Characters a value in the chart's one-line java opts cannot carry (besides whitespace): the image's
+#: entrypoint writes each ``ALLUXIO_*_JAVA_OPTS`` into ``alluxio-env.sh`` as ``export KEY="<line>"``.
+JAVA_OPTS_UNSAFE_CHARACTERS: Final = frozenset('"$`\\')
 
 
 class ContainerResources(TypedDict):
@@ -111,6 +123,54 @@ def master_hostname(fullname: str, namespace: str) -> str:
     return f"{fullname}-master-0.{namespace}.svc"
 
 
+def check_java_opts_value(value: object, what: str) -> None:
+    """Refuse a plain value that cannot travel as one word of the chart's ``-D`` lines.
+
+    Deploy-time values (Pulumi Outputs) pass through unchecked; the settings they come from are
+    checked where the components map settings onto args.
+    """
+    if not isinstance(value, str):
+        return
+    bad = sorted({c for c in value if c.isspace() or c in JAVA_OPTS_UNSAFE_CHARACTERS})
+    if bad:
+        raise ValueError(
+            f"{what} {value!r} contains {bad}: the chart renders it into a one-line, double-quoted "
+            "ALLUXIO_*_JAVA_OPTS, where it would be split or evaluated by the shell"
+        )
+
+
+def check_java_opts_values(values: Iterable[object], what: str) -> None:
+    """:func:`check_java_opts_value` for each value."""
+    for value in values:
+        check_java_opts_value(value, what)
+
+
+def fuse_mount_parent(mount_point: str) -> str:
+    """The host directory chart 0.6.53 mounts into the FUSE pod (bidirectionally) for the mount.
+
+    The chart mounts ``dir(fuse.mountPoint)``; a mount point directly below ``/`` would bind the
+    host's root over the container's, so it is refused.
+    """
+    if not mount_point.startswith("/"):
+        raise ValueError(f"FUSE mount point {mount_point!r} is not an absolute path")
+    check_java_opts_value(mount_point, "FUSE mount point")
+    parent = posixpath.dirname(posixpath.normpath(mount_point))
+    if parent == "/":
+        raise ValueError(
+            f"FUSE mount point {mount_point!r} sits directly below /: the chart mounts its parent directory "
+            "from the host with bidirectional propagation; put it below a directory (e.g. /mnt/alluxio-fuse)"
+        )
+    return parent
+
+
+def check_fuse_mount_options(options: Iterable[str]) -> None:
+    """FUSE ``-o`` options as the chart joins them: one option per item, each one shell word."""
+    for option in options:
+        if not option or "," in option:
+            raise ValueError(f"FUSE mount option {option!r}: give exactly one option per item")
+        check_java_opts_value(option, "FUSE mount option")
+
+
 def container_resources(resources: ContainerResources) -> dict[str, dict[str, str]]:
     """Rows 11-12: requests equal to limits, so the container gets real CPUs, never cpu_shares=2."""
     both = {"cpu": resources["cpu"], "memory": resources["memory"]}
@@ -129,6 +189,7 @@ def tier_levels(tier: CacheTier, host_path: object) -> list[dict[str, Any]]:
     short-circuit read would silently fall back to gRPC. The quota is written in bytes: a Kubernetes
     quantity and an Alluxio size read a bare byte count the same way.
     """
+    check_java_opts_value(host_path, "cache host path")
     return [
         {
             "level": 0,
@@ -281,6 +342,8 @@ def cache_release_values(
     }
     if root_read_only:
         master_properties[keys.KEY_ROOT_READONLY] = "true"
+    check_java_opts_values(client_properties.values(), "client property value")
+    check_java_opts_values(master_properties.values(), "master property value")
     return {
         **_common(fullname, alluxio_version),
         "user": ALLUXIO_UID,
@@ -324,6 +387,8 @@ def cache_release_values(
 def fuse_properties(client_properties: Mapping[str, str], master_host: object, libfuse_version: int) -> dict[str, Any]:
     """Properties of the FUSE process: rows 4-9, the cache's master, and the libfuse version (row 3)."""
     tuning.check_libfuse_version(libfuse_version)
+    check_java_opts_values(client_properties.values(), "client property value")
+    check_java_opts_value(master_host, "master hostname")
     return {
         **client_properties,
         tuning.KEY_SHORT_CIRCUIT_ENABLED: "true",
@@ -350,17 +415,21 @@ def fuse_release_values(
 ) -> dict[str, Any]:
     """Values of the FUSE release: only the FUSE DaemonSet, pointed at the cache's master.
 
-    The chart derives ``alluxio.master.hostname`` from its own full name (``alluxio-fuse-master-0``,
-    which does not exist); the same properties go into ``properties`` (after the chart's flag in
-    ``ALLUXIO_JAVA_OPTS``) and ``fuse.properties`` (``ALLUXIO_FUSE_JAVA_OPTS``), so whichever of the
-    two the launcher puts last, the cache's master and rows 4-9 win.
+    With one master the chart would derive ``alluxio.master.hostname`` from this release's own full
+    name (``alluxio-fuse-master-0``, which does not exist); ``master.count: 0`` keeps that flag out of
+    the ConfigMap. The cache's master and rows 4-9 go into both ``properties``
+    (``ALLUXIO_JAVA_OPTS``) and ``fuse.properties`` (``ALLUXIO_FUSE_JAVA_OPTS``), so they reach the
+    FUSE process whichever of the two the launcher reads.
     """
+    fuse_mount_parent(mount_point)
+    check_fuse_mount_options(mount_options)
     properties = fuse_properties(client_properties, master_host, libfuse_version)
     cache_entries = int(client_properties[tuning.KEY_METADATA_CACHE_MAX_SIZE])
     return {
         **_common(fullname, alluxio_version),
         "properties": properties,
-        "master": {"enabled": False},
+        # No master here: count 0 drops the chart's own -Dalluxio.master.hostname=<fullname>-master-0.
+        "master": {"enabled": False, "count": 0},
         "worker": {"enabled": False},
         # Same tier and short-circuit values as the cache release: the chart mounts these hostPath
         # volumes into the FUSE pod, so the worker's block files are readable at the same path.
@@ -379,6 +448,8 @@ def fuse_release_values(
             "hostPID": False,
             "mountOptions": ",".join(mount_options),
             "mountPoint": mount_point,
+            # The chart's ConfigMap renders -Dalluxio.fuse.mount.point from this older key ("<nil>" without it).
+            "mountPath": mount_point,
             "alluxioPath": FUSE_ALLUXIO_PATH,
             "resources": container_resources(resources),
             "nodeSelector": node_selector,

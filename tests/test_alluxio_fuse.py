@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from types import SimpleNamespace
+from typing import Any
 
 import pulumi
 import pytest
@@ -75,7 +76,7 @@ def test_own_release_beside_the_workers(planned: tuple[PlatformSettings, PlanRes
     # ...in the workers' namespace, where the chart's podAffinity to the workers can be met.
     assert release["namespace"] == cache_release.inputs["namespace"] == result.outputs["fuseNamespace"]
     values = release["values"]
-    assert values["master"] == {"enabled": False} and values["worker"] == {"enabled": False}
+    assert values["master"] == {"enabled": False, "count": 0} and values["worker"] == {"enabled": False}
     assert values["fuse"]["enabled"] is True
     assert values["imageTag"] == "2.9.5"
 
@@ -86,6 +87,15 @@ def test_points_at_the_caches_master(planned: tuple[PlatformSettings, PlanResult
     master = result.outputs["masterHostname"]
     assert values["properties"]["alluxio.master.hostname"] == master
     assert values["fuse"]["properties"]["alluxio.master.hostname"] == master
+    # Regression: master.count 0, or the chart prepends -Dalluxio.master.hostname=alluxio-fuse-master-0.
+    assert values["master"]["count"] == 0
+
+
+def test_mount_point_lands_on_both_chart_keys(planned: tuple[PlatformSettings, PlanResult]) -> None:
+    """Regression: the DaemonSet reads fuse.mountPoint, the ConfigMap's -Dalluxio.fuse.mount.point fuse.mountPath."""
+    settings, result = planned
+    fuse = fuse_release(result).inputs["values"]["fuse"]
+    assert fuse["mountPoint"] == fuse["mountPath"] == settings.fuse.mount_point == result.outputs["mountPoint"]
 
 
 def test_fuse_values_realise_the_table(planned: tuple[PlatformSettings, PlanResult]) -> None:
@@ -155,3 +165,22 @@ def test_fuse_too_small_for_the_metadata_cache_is_a_config_error() -> None:
     cache = SimpleNamespace(namespace="alluxio", master_hostname="alluxio-master-0.alluxio.svc")
     with pytest.raises(SettingsError, match=r"fuse\.resources\.memory: .*give FUSE at least \d+Gi"):
         alluxio_fuse_args(settings, pool, cache)
+
+
+@pytest.mark.parametrize(
+    ("fuse", "cache", "key"),
+    [
+        ({"mountPoint": "/alluxio-fuse"}, {}, r"fuse\.mountPoint: .*directly below /"),
+        ({"mountPoint": "/mnt/alluxio fuse"}, {}, r"fuse\.mountPoint: "),
+        ({"extraMountOptions": ["fsname=alluxio data"]}, {}, r"fuse\.extraMountOptions: "),
+        ({}, {"hostPath": "/dev/shm/alluxio cache"}, r"cache\.hostPath: "),
+    ],
+)
+def test_values_the_chart_would_render_wrongly_are_config_errors(
+    fuse: dict[str, Any], cache: dict[str, Any], key: str
+) -> None:
+    settings = settings_of(merged(DEV, fuse=fuse, cache=cache))
+    pool = SimpleNamespace(node_selector=NODE_SELECTOR, tolerations=TOLERATIONS, cache_host_path="/dev/shm/x")
+    master = SimpleNamespace(namespace="alluxio", master_hostname="alluxio-master-0.alluxio.svc")
+    with pytest.raises(SettingsError, match=key):
+        alluxio_fuse_args(settings, pool, master)

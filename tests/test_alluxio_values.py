@@ -236,7 +236,8 @@ FREE_FORM = {"properties", "env", "nodeSelector", "tolerations", "jvmOptions", "
 #: The keys this package may set, as chart 0.6.53 reads them (values.yaml and its templates).
 CHART_PATHS = {
     "fullnameOverride", "image", "imageTag", "imagePullPolicy", "user", "group", "fsGroup", "properties",
-    "master.enabled", "master.properties", "master.resources.requests.cpu", "master.resources.requests.memory",
+    "master.enabled", "master.count", "master.properties", "master.resources.requests.cpu",
+    "master.resources.requests.memory",
     "master.resources.limits.cpu", "master.resources.limits.memory", "master.jvmOptions", "master.tolerations",
     "jobMaster.resources.requests.cpu", "jobMaster.resources.requests.memory", "jobMaster.resources.limits.cpu",
     "jobMaster.resources.limits.memory", "jobMaster.jvmOptions",
@@ -252,10 +253,17 @@ CHART_PATHS = {
     "journal.storageClass", "journal.size",
     "secrets.master",
     "fuse.enabled", "fuse.properties", "fuse.jvmOptions", "fuse.env", "fuse.hostNetwork", "fuse.dnsPolicy",
-    "fuse.hostPID", "fuse.mountOptions", "fuse.mountPoint", "fuse.alluxioPath", "fuse.resources.requests.cpu",
+    "fuse.hostPID", "fuse.mountOptions", "fuse.mountPoint", "fuse.mountPath", "fuse.alluxioPath",
+    "fuse.resources.requests.cpu",
     "fuse.resources.requests.memory", "fuse.resources.limits.cpu", "fuse.resources.limits.memory",
     "fuse.nodeSelector", "fuse.tolerations",
 }  # fmt: skip
+
+
+#: Keys chart 0.6.53's templates read that its values.yaml does not declare: 0.6.42 renamed
+#: ``fuse.mountPath`` to ``fuse.mountPoint`` in values.yaml and the DaemonSet, but
+#: templates/config/alluxio-conf.yaml still renders ``-Dalluxio.fuse.mount.point`` from the old key.
+TEMPLATE_ONLY_PATHS = {"fuse.mountPath"}
 
 
 def value_paths(values: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
@@ -290,6 +298,11 @@ def test_values_keys_exist_in_the_reference_chart(settings: PlatformSettings) ->
             if path.startswith("secrets."):
                 # Documented only as a commented example in values.yaml.
                 assert re.search(r"^# secrets:\n#   master:", text, re.MULTILINE)
+                continue
+            if path in TEMPLATE_ONLY_PATHS:
+                # Read by a template only; values.yaml has the new name beside the key's section.
+                assert path.split(".")[-1] not in reference[path.split(".")[0]]
+                assert "mountPoint" in reference[path.split(".")[0]]
                 continue
             node: Any = reference
             for part in path.split("."):
@@ -391,7 +404,7 @@ def test_fuse_release_realises_the_table(settings: PlatformSettings) -> None:
     fuse = values["fuse"]
     assert values["fullnameOverride"] == av.FUSE_RELEASE_NAME
     assert values["fullnameOverride"] != cache_values(settings)["fullnameOverride"]
-    assert values["master"] == {"enabled": False} and values["worker"] == {"enabled": False}
+    assert values["master"] == {"enabled": False, "count": 0} and values["worker"] == {"enabled": False}
     assert fuse["enabled"] is True
     # Rows 4-9 reach the FUSE process whichever opts the launcher puts last.
     for properties in (values["properties"], fuse["properties"]):
@@ -417,6 +430,92 @@ def test_fuse_release_realises_the_table(settings: PlatformSettings) -> None:
     assert jvm_bytes(jvm_flag(fuse["jvmOptions"], "-Xmx")) >= tuning.metadata_cache_heap_bytes(entries)
     assert fuse["mountPoint"] == settings.fuse.mount_point and fuse["alluxioPath"] == "/"
     assert fuse["nodeSelector"] == NODE_SELECTOR and fuse["tolerations"] == TOLERATIONS
+
+
+def test_fuse_release_names_only_the_caches_master(settings: PlatformSettings) -> None:
+    """Regression: with master.count 1 the chart's ConfigMap (templates/config/alluxio-conf.yaml,
+    ``if $isSingleMaster``) put -Dalluxio.master.hostname=alluxio-fuse-master-0 first in ALLUXIO_JAVA_OPTS."""
+    values = fuse_values(settings)
+    assert values["master"]["enabled"] is False
+    assert values["master"]["count"] == 0  # the chart adds its own master hostname only when the count is 1
+    master = av.master_hostname(av.CACHE_RELEASE_NAME, settings.alluxio.namespace)
+    hostnames = {p[keys.KEY_MASTER_HOSTNAME] for p in property_maps(values)}
+    assert hostnames == {master}
+    # The cache release keeps its single master (count from the chart default: 1).
+    assert "count" not in cache_values(settings)["master"]
+
+
+def test_fuse_mount_point_also_reaches_the_configmap_key(settings: PlatformSettings) -> None:
+    """Regression: the chart's ConfigMap renders -Dalluxio.fuse.mount.point from ``fuse.mountPath``
+    (ALLUXIO_FUSE_JAVA_OPTS in templates/config/alluxio-conf.yaml); without it the flag read ``<nil>``."""
+    fuse = fuse_values(settings)["fuse"]
+    assert fuse["mountPath"] == fuse["mountPoint"] == settings.fuse.mount_point
+
+
+def test_mount_point_directly_below_root_is_refused() -> None:
+    # The chart mounts dir(fuse.mountPoint) from the host, bidirectionally, at the same path.
+    assert av.fuse_mount_parent("/mnt/alluxio-fuse") == "/mnt"
+    assert av.fuse_mount_parent("/mnt/alluxio/fuse/") == "/mnt/alluxio"
+    for bad in ("/alluxio-fuse", "/alluxio/", "mnt/alluxio-fuse", "/mnt/alluxio fuse"):
+        with pytest.raises(ValueError):
+            av.fuse_mount_parent(bad)
+    settings = settings_of(DEV)
+    with pytest.raises(ValueError, match="directly below /"):
+        av.fuse_release_values(
+            alluxio_version="2.9.5",
+            master_host="alluxio-master-0.alluxio.svc",
+            resources=av.fuse_resources(settings),
+            tier=av.cache_tier(settings),
+            cache_host_path=HOST_PATH,
+            node_selector=NODE_SELECTOR,
+            tolerations=TOLERATIONS,
+            client_properties=av.client_properties(settings),
+            mount_point="/alluxio-fuse",
+            mount_options=["allow_other"],
+            libfuse_version=2,
+            max_idle_threads=8,
+        )
+
+
+@pytest.mark.parametrize("value", ["a b", "tab\there", 'q"uote', "$HOME", "`id`", "back\\slash", "line\nbreak"])
+def test_values_the_java_opts_line_cannot_carry_are_refused(value: str) -> None:
+    """Each ALLUXIO_*_JAVA_OPTS is one space-separated line written into alluxio-env.sh in double quotes."""
+    with pytest.raises(ValueError, match="ALLUXIO_"):
+        av.check_java_opts_value(value, "x")
+    with pytest.raises(ValueError):
+        av.tier_levels(av.cache_tier(settings_of(DEV)), f"/dev/shm/{value}")
+    with pytest.raises(ValueError):
+        av.check_fuse_mount_options(["allow_other", f"fsname={value}"])
+    settings = settings_of(DEV)
+    with pytest.raises(ValueError):
+        av.fuse_properties({**av.client_properties(settings), "alluxio.user.app.id": value}, "m", 2)
+    with pytest.raises(ValueError):
+        av.cache_release_values(
+            alluxio_version="2.9.5",
+            resources=av.cache_resources(settings),
+            tier=av.cache_tier(settings),
+            cache_host_path=HOST_PATH,
+            node_selector=NODE_SELECTOR,
+            tolerations=TOLERATIONS,
+            client_properties=av.client_properties(settings),
+            root_ufs_uri=f"oss://bucket/{value}/",
+            root_endpoint="oss-cn-beijing-internal.aliyuncs.com",
+            root_read_only=True,
+            journal=av.Journal(storage_class="x", size="20Gi"),
+        )
+
+
+def test_java_opts_checks_pass_deploy_time_values_and_the_tuned_ones(settings: PlatformSettings) -> None:
+    deploy_time = object()  # stands in for a Pulumi Output: checked where its setting is mapped
+    av.check_java_opts_value(deploy_time, "x")
+    av.tier_levels(av.cache_tier(settings), deploy_time)
+    for values in (cache_values(settings), fuse_values(settings)):
+        for properties in property_maps(values):
+            av.check_java_opts_values(properties.values(), "property")
+    with pytest.raises(ValueError, match="one option per item"):
+        av.check_fuse_mount_options(["allow_other,ro"])
+    with pytest.raises(ValueError, match="one option per item"):
+        av.check_fuse_mount_options([""])
 
 
 def test_libfuse3_takes_threads_as_a_mount_option() -> None:
