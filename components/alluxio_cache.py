@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -19,6 +19,7 @@ from typing_extensions import TypedDict
 from components import alluxio_values as av
 from components import tuning, versions
 from components.quantities import memory_bytes
+from components.scheduling import CachePlacement
 from components.settings import PROJECT, PlatformSettings, SettingsError
 
 TYPE_TOKEN: Final = "ack-alluxio-training:index:AlluxioCache"
@@ -83,19 +84,6 @@ class AlluxioCacheArgs(TypedDict):
     """Run ``distributedLoad`` for every dataset before training."""
 
 
-class CacheNodePool(Protocol):
-    """What the cache reads from the GPU node pool component."""
-
-    @property
-    def node_selector(self) -> pulumi.Output[Any]: ...
-
-    @property
-    def tolerations(self) -> pulumi.Output[Any]: ...
-
-    @property
-    def cache_host_path(self) -> pulumi.Output[str]: ...
-
-
 class BucketOutputs(Protocol):
     """What the cache reads from a DatasetBucket component."""
 
@@ -121,7 +109,7 @@ def _checked(key: str, check: Callable[[], object]) -> None:
 
 
 def alluxio_cache_args(
-    settings: PlatformSettings, node_pool: CacheNodePool, buckets: Mapping[str, BucketOutputs]
+    settings: PlatformSettings, node_pool: CachePlacement, buckets: Mapping[str, BucketOutputs]
 ) -> AlluxioCacheArgs:
     """Map validated settings, the node pool and the dataset buckets onto the cache's args."""
     resources = av.cache_resources(settings)

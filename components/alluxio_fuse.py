@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -19,6 +19,7 @@ from typing_extensions import TypedDict
 
 from components import alluxio_values as av
 from components import tuning, versions
+from components.scheduling import CachePlacement
 from components.settings import PROJECT, PlatformSettings, SettingsError
 
 TYPE_TOKEN: Final = "ack-alluxio-training:index:AlluxioFuse"
@@ -69,19 +70,6 @@ class AlluxioFuseArgs(TypedDict):
     """Row 3: FUSE threads, at least the training reader threads per node."""
 
 
-class FuseNodePool(Protocol):
-    """What FUSE reads from the GPU node pool component."""
-
-    @property
-    def node_selector(self) -> pulumi.Output[Any]: ...
-
-    @property
-    def tolerations(self) -> pulumi.Output[Any]: ...
-
-    @property
-    def cache_host_path(self) -> pulumi.Output[str]: ...
-
-
 class FuseCache(Protocol):
     """What FUSE reads from the AlluxioCache component."""
 
@@ -92,7 +80,7 @@ class FuseCache(Protocol):
     def master_hostname(self) -> pulumi.Output[str]: ...
 
 
-def alluxio_fuse_args(settings: PlatformSettings, node_pool: FuseNodePool, cache: FuseCache) -> AlluxioFuseArgs:
+def alluxio_fuse_args(settings: PlatformSettings, node_pool: CachePlacement, cache: FuseCache) -> AlluxioFuseArgs:
     """Map validated settings, the node pool and the cache onto FUSE's args."""
     fuse = settings.fuse
     client = av.client_properties(settings)

@@ -10,7 +10,10 @@ and the FUSE threads (row 3) assume the node's CPUs and page cache belong to the
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Protocol
+
+import pulumi
 
 #: Label every node of the platform's GPU pool carries; pods select on it.
 NODE_ROLE_LABEL_KEY: Final = "ack-alluxio-training/role"
@@ -73,3 +76,20 @@ def tolerates(pod_tolerations: list[dict[str, str]], taint: dict[str, str]) -> b
         if operator == "Equal" and key == taint["key"] and toleration.get("value", "") == taint["value"]:
             return True
     return False
+
+
+class GpuPlacement(Protocol):
+    """What a pod's owner reads from the GPU node pool (``GpuNodePool`` provides it)."""
+
+    @property
+    def node_selector(self) -> pulumi.Input[Mapping[str, str]]: ...
+
+    @property
+    def tolerations(self) -> pulumi.Input[Sequence[Mapping[str, Any]]]: ...
+
+
+class CachePlacement(GpuPlacement, Protocol):
+    """What the cache worker and FUSE also read: the host directory of the tier they share (row 10)."""
+
+    @property
+    def cache_host_path(self) -> pulumi.Input[str]: ...

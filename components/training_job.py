@@ -27,6 +27,7 @@ from typing_extensions import TypedDict
 
 from components import job_manifests
 from components.job_scripts import script_sources
+from components.scheduling import GpuPlacement
 from components.settings import PlatformSettings, TrainingJobSettings
 
 TYPE_TOKEN = "ack-alluxio-training:index:TrainingJob"
@@ -81,16 +82,6 @@ class TrainingJobArgs(TypedDict, total=False):
     """Tolerations of the GPU pool's taints (Kubernetes Toleration objects), put on every pod."""
 
 
-class NodePlacement(Protocol):
-    """What a TrainingJob needs of the node pool (``GpuNodePool`` provides it)."""
-
-    @property
-    def node_selector(self) -> pulumi.Input[Mapping[str, str]]: ...
-
-    @property
-    def tolerations(self) -> pulumi.Input[Sequence[Mapping[str, Any]]]: ...
-
-
 class FuseMount(Protocol):
     """What a TrainingJob needs of the FUSE release (``AlluxioFuse`` provides it)."""
 
@@ -101,7 +92,7 @@ class FuseMount(Protocol):
 def training_job_args(
     settings: PlatformSettings,
     job: TrainingJobSettings,
-    node_pool: NodePlacement,
+    node_pool: GpuPlacement,
     fuse: FuseMount,
 ) -> TrainingJobArgs:
     """Map one configured job onto TrainingJob args: settings plus the pool's placement and the mount."""
