@@ -145,3 +145,25 @@ def test_prod_tree_shows_the_studys_shape() -> None:
     assert "entry_timeout=7200,attr_timeout=7200,kernel_cache,ro" in tree
     assert "Launcher x1 Worker x4" in tree
     assert "secret data (redacted)" in tree
+
+
+CUSTOM_KINDS = {"MPIJob": "mpijob", "TFJob": "tfjob", "PyTorchJob": "pytorchjob", "TrainJob": "trainjob"}
+
+
+def test_written_manifests_validate_strictly(planned: tuple[str, Path, int]) -> None:
+    """Every manifest file of the plan, as written: built-in kinds against Kubernetes' schemas
+    (kubernetes-validate, strict), operator kinds against their CRDs when the reference is present."""
+    import kubernetes_validate
+
+    from tests.test_job_manifests import CRDS, crd_validator
+
+    _, out, _ = planned
+    for path in sorted((out / "manifests").glob("*.yaml")):
+        manifest = yaml.safe_load(path.read_text())
+        if manifest["kind"] in CUSTOM_KINDS:
+            if not CRDS.is_dir():
+                continue
+            errors = [e.message for e in crd_validator(CUSTOM_KINDS[manifest["kind"]]).iter_errors(manifest)]
+            assert not errors, (path.name, errors)
+        else:
+            kubernetes_validate.validate(manifest, "1.33", strict=True)
