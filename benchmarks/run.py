@@ -1,8 +1,18 @@
 """Measure the offline plan of the prod stack and policy evaluation as resources grow.
 
 ``make bench`` prints wall times: the plan (program under the mock engine, imports cached; budget
-< 2 s) and the policy pack on 1,000 / 5,000 / 10,000 resources (budget < 5 s at 10,000; the
-per-resource cost should stay flat, i.e. linear scaling).
+< 2 s) and the policy pack (prod policy config) on 1,000 / 5,000 / 10,000 resources (budget < 5 s at
+10,000) for several mixes:
+
+- ``mixed``: the prod stack's export repeated (unique URNs) up to the count;
+- ``helm``, ``mpijob``, ``job``: a stack made only of one heavy type, the prod export's Helm releases
+  of chart alluxio (the cache and the FUSE release, alternately), its MPIJob, its batch Job, copied
+  with unique URNs (plus the stack and provider resources the copies refer to).
+
+Each case is timed as ``make plan``/``make check-export`` run it (the runner's default processes,
+see ``offline.policy_runner.default_workers``) and in one process. The per-resource cost should stay
+flat from 1,000 to 10,000 resources (linear scaling); the one-process row is the cost per resource
+of the work itself.
 """
 
 from __future__ import annotations
@@ -11,11 +21,23 @@ import copy
 import statistics
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Final
 
 from offline.export import stack_export
 from offline.mock_engine import run_program
 from offline.stack_config import PROJECT_ROOT, load_stack_config
+
+COUNTS: Final = (1_000, 5_000, 10_000)
+BUDGET_SECONDS: Final = 5.0
+#: The homogeneous cases: name and the resource type copied.
+HEAVY_TYPES: Final = (
+    ("helm", "kubernetes:helm.sh/v3:Release"),
+    ("mpijob", "kubernetes:kubeflow.org/v2beta1:MPIJob"),
+    ("job", "kubernetes:batch/v1:Job"),
+)
+#: Resources kept once in a homogeneous case: what the copies refer to.
+_KEPT_PREFIXES: Final = ("pulumi:pulumi:Stack", "pulumi:providers:")
 
 
 def _time(function: Any, repeat: int) -> list[float]:
@@ -45,6 +67,49 @@ def scaled_export(export: dict[str, Any], count: int) -> dict[str, Any]:
     return scaled
 
 
+def homogeneous_export(export: dict[str, Any], resource_type: str, count: int) -> dict[str, Any]:
+    """``count`` copies (unique URNs) of the export's resources of one type, taken in turn, plus the
+    stack and provider resources they refer to."""
+    base = export["deployment"]["resources"]
+    kept = [copy.deepcopy(r) for r in base if r["type"].startswith(_KEPT_PREFIXES)]
+    sources = [r for r in base if r["type"] == resource_type]
+    if not sources:
+        raise ValueError(f"the export has no {resource_type}")
+    copies = []
+    for index in range(count):
+        source = sources[index % len(sources)]
+        clone = copy.deepcopy(source)
+        clone["urn"] = f"{source['urn']}-{index}"
+        copies.append(clone)
+    document = copy.deepcopy({k: v for k, v in export.items() if k != "deployment"})
+    document["deployment"] = {**{k: v for k, v in export["deployment"].items() if k != "resources"},
+                              "resources": kept + copies}
+    return document
+
+
+def _measure(evaluate: Callable[[dict[str, Any]], Any], build: Callable[[int], dict[str, Any]],
+             processes: int | None, runner: Any) -> list[float]:
+    """Best-of-2 seconds at each count, with the runner set to ``processes`` (None: its default)."""
+    default = runner.workers
+    runner.workers = default if processes is None else processes
+    try:
+        seconds = []
+        for count in COUNTS:
+            document = build(count)
+            seconds.append(min(_time(lambda document=document: evaluate(document), 2)))
+        return seconds
+    finally:
+        runner.workers = default
+
+
+def _row(label: str, seconds: list[float]) -> str:
+    cells = "  ".join(
+        f"{count:>6,}: {s:6.3f} s {s / count * 1e6:5.0f} us/res" for count, s in zip(COUNTS, seconds, strict=True)
+    )
+    linear = (seconds[-1] / COUNTS[-1]) / (seconds[0] / COUNTS[0])
+    return f"  {label:<22} {cells}  (10k/1k per resource {linear:.2f}x)"
+
+
 def main() -> int:
     config = load_stack_config("prod")
     run_program(config)  # warm: imports and first-run caches
@@ -54,18 +119,33 @@ def main() -> int:
         f"max {max(plan_times):.3f} s over {len(plan_times)} runs (budget < 2 s)"
     )
 
-    from offline.policy_runner import evaluate_export
+    from offline.policy_runner import evaluate_export, load_policy_config, runner_for
 
     export = stack_export(run_program(config))
     policy_config = PROJECT_ROOT / "policies" / "config" / "prod.json"
+    runner = runner_for(load_policy_config(policy_config))
     evaluate_export(scaled_export(export, 100), policy_config)  # warm
-    per_resource = []
-    for count in (1_000, 5_000, 10_000):
-        document = scaled_export(export, count)
-        seconds = min(_time(lambda document=document: evaluate_export(document, policy_config), 2))
-        per_resource.append(seconds / count * 1e6)
-        print(f"policy evaluation, {count:>6} resources: {seconds:.3f} s ({seconds / count * 1e6:.1f} us/resource)")
-    print(f"linearity: per-resource cost at 10,000 is {per_resource[-1] / per_resource[0]:.2f}x that at 1,000")
+
+    def evaluate(document: dict[str, Any]) -> Any:
+        return evaluate_export(document, policy_config)
+
+    cases: list[tuple[str, Callable[[int], dict[str, Any]]]] = [
+        ("mixed (prod stack)", lambda count: scaled_export(export, count)),
+        *[(f"{name} only", lambda count, t=resource_type: homogeneous_export(export, t, count))
+          for name, resource_type in HEAVY_TYPES],
+    ]
+    print(f"policy evaluation, prod policy config, best of 2 runs (budget < {BUDGET_SECONDS:g} s at "
+          f"{COUNTS[-1]:,} resources); default: {runner.workers} process(es)")
+    worst = 0.0
+    for label, build in cases:
+        default = _measure(evaluate, build, None, runner)
+        single = _measure(evaluate, build, 1, runner)
+        worst = max(worst, default[-1])
+        verdict = "ok" if default[-1] < BUDGET_SECONDS else "OVER BUDGET"
+        print(f"{label}: {default[-1]:.3f} s at {COUNTS[-1]:,} resources [{verdict}]")
+        print(_row(f"{runner.workers} process(es)", default))
+        print(_row("1 process", single))
+    print(f"slowest case at {COUNTS[-1]:,} resources: {worst:.3f} s (budget < {BUDGET_SECONDS:g} s)")
     return 0
 
 

@@ -2,9 +2,9 @@
 
 There is no second policy engine here. The pack's policies are served by pulumi-policy's
 ``_PolicyAnalyzerServicer`` (the object ``PolicyPack`` serves over gRPC), called in-process with
-the same protobuf requests the CLI sends: ``GetAnalyzerInfo``, ``Configure``, then per resource
-``Remediate`` (when a policy is at the remediate level) and ``Analyze``, and ``AnalyzeStack`` once.
-Around it this module reproduces what the CLI itself does:
+the requests the CLI sends: ``GetAnalyzerInfo``, ``Configure``, then per resource ``Remediate``
+(when a policy is at the remediate level) and ``Analyze``, and ``AnalyzeStack``. Around it this
+module reproduces what the CLI itself does:
 
 - policy config: schema defaults, then the pack's initial config, then the file (its ``all`` entry
   first, then per-policy entries); each policy's properties validated against its JSON schema
@@ -16,20 +16,48 @@ Around it this module reproduces what the CLI itself does:
   touching one yields the analyzer's advisory "can't be known during preview" diagnostic; secrets
   as ``pulumi stack export`` writes them (ciphertext only) are opaque and sent as unknown values.
 
-Speed (10,000 resources of a real stack in about 3 s, linear): resources are routed to a servicer
-holding only the policies whose ``applies_to`` accepts their type, and the stack servicer gets only
-the types its policies read (each policy also checks types itself, so the verdict equals sending
-everything, which a test asserts); within one servicer call the servicer's per-policy conversion
-of the same properties is done once (:class:`_SharedConversions`); the garbage collector is paused
-during an evaluation. The module-level patching makes an evaluation single-threaded: do not run
-two evaluations concurrently in threads of one process.
+Speed (10,000 resources in a few seconds, whatever the mix; cost per resource flat):
+
+- routing: a resource goes to a servicer holding only the policies whose ``applies_to`` accepts
+  its type, and each stack policy gets its own ``AnalyzeStack`` call with only the types it reads
+  (each policy also checks types itself, so the verdict equals sending everything, which a test
+  asserts);
+- properties: the servicer turns a request's properties Struct into the rules' view once per
+  *policy*, walking the message in Python (``MessageToDict``, ``deserialize_properties``, then a
+  proxy over the whole tree). Here a request's Struct is left empty and the properties travel
+  beside it as the JSON they would have been encoded from (:class:`_Source`); inside a servicer
+  call the servicer's three conversions are replaced (:class:`_SharedConversions`) so that each
+  resource is decoded once, from JSON in C, only when a rule first reads it, into a proxy that
+  behaves like pulumi-policy's unknown-checking one but wraps values as they are read
+  (:class:`_LazyDictProxy`). Rule views built from the same properties object are shared by the
+  policies of a call (``policies.inputs.per_resource``). The verdict is the one of real Structs
+  through the unpatched servicer, which a test asserts;
+- the garbage collector is paused during an evaluation (nothing it allocates is cyclic);
+- two processes, opt-in with ``$POLICY_RUNNER_WORKERS=2``: with at least
+  :data:`_PARALLEL_MIN_RESOURCES` resources to analyze and two usable CPUs, the work is shared with
+  a forked copy of this process (see :func:`_in_two_processes`); results are merged back in
+  resource order, so the report is the one of a sequential run. By default everything stays in
+  this process.
+
+Thread safety: an evaluation patches ``pulumi_policy.policy`` module-wide while it runs, so it is
+single-threaded: do not run two evaluations concurrently in threads of one process, nor serve a
+``PolicyPack`` from the same process meanwhile. The second process is forked from the main thread
+only; other threads of the process must not hold a process-wide lock (say, be writing to stdout)
+at that moment, as with ``multiprocessing``'s fork start method (see :func:`_can_fork`).
 """
 
 from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import operator
+import os
+import pickle
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -42,7 +70,9 @@ from pulumi.runtime import proto
 from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy import Policy, Severity
 from pulumi_policy import policy as policy_module
+from pulumi_policy import proxy as proxy_module
 from pulumi_policy.policy import _PolicyAnalyzerServicer
+from pulumi_policy.proxy import UnknownValueError, _DictProxy, _ListProxy
 
 from policies.guardrails import Guardrail, ResourceGuardrail, StackGuardrail
 from policies.pack import DEFAULT_ENFORCEMENT_LEVEL, PACK_NAME, all_policies, pack_version
@@ -289,18 +319,24 @@ def _opaque(value: Any) -> Any:
     return str(value)
 
 
+#: ``json.dumps(..., allow_nan=False)``; without the circular-reference check, a cycle fails with
+#: RecursionError at once (with the check it failed later, in :func:`_opaque`, the same way).
+_STRICT_JSON: Final = json.JSONEncoder(allow_nan=False, check_circular=False)
+
+
 def _json_text(properties: Mapping[str, Any] | None) -> str:
     """Properties as JSON, with engine signatures made readable first (see :func:`_opaque`)."""
     if not properties:
         return "{}"
     try:
-        text = json.dumps(properties, allow_nan=False)
+        text = _STRICT_JSON.encode(properties)
     except (TypeError, ValueError):
         return json.dumps(_opaque(properties))
     return json.dumps(_opaque(properties)) if SIGNATURE_KEY in text else text
 
 
 def _struct(properties: Mapping[str, Any] | None) -> struct_pb2.Struct:
+    """The Struct the CLI would send, built the protobuf library's way (``Struct.update``)."""
     return _struct_from_text(_json_text(properties))
 
 
@@ -310,9 +346,12 @@ def _struct_from_text(text: str) -> struct_pb2.Struct:
     return struct
 
 
+_DOUBLES_JSON: Final = json.JSONDecoder(parse_int=float)
+
+
 def _decoded(text: str) -> Any:
     """What ``MessageToDict`` returns for the Struct built from ``text``: numbers are doubles."""
-    return json.loads(text, parse_int=float)
+    return _DOUBLES_JSON.decode(text)
 
 
 def _name_from_urn(urn: str) -> str:
@@ -570,58 +609,433 @@ def _changes(before: Any, after: Any, path: str = "") -> list[str]:
     return []
 
 
+class _Source:
+    """The properties of one resource as the analyzer reads them: JSON, encoded and decoded on demand.
+
+    The runner does not re-encode properties into the request's Struct only for the servicer to
+    decode it again with ``MessageToDict`` (in Python, once per policy): the request goes out
+    with the Struct empty and this source beside it (:meth:`_SharedConversions.add`). The value
+    is the same one ``MessageToDict`` would return for the Struct built from this JSON, every
+    number a double; it is computed when a rule first reads the properties, once per source.
+    """
+
+    __slots__ = ("_decoded", "_keep_text", "_plain", "_properties", "_text")
+
+    def __init__(
+        self, properties: Mapping[str, Any] | None = None, text: str | None = None, *, keep_text: bool = True,
+    ) -> None:
+        self._properties = properties
+        self._text = text
+        self._keep_text = keep_text
+        self._plain: bool | None = None
+        self._decoded: Any = None
+
+    @property
+    def text(self) -> str:
+        """The JSON (engine signatures made readable, see :func:`_json_text`)."""
+        if self._text is None:
+            self._text = _json_text(self._properties)
+        return self._text
+
+    @property
+    def plain(self) -> bool:
+        """Whether the JSON holds no engine signature, so ``deserialize_properties`` would only copy it."""
+        if self._plain is None:
+            self._plain = SIGNATURE_KEY not in self.text
+        return self._plain
+
+    def value(self) -> Any:
+        """The decoded JSON (the same object on every call); the text goes unless it is to be kept."""
+        if self._decoded is None:
+            text = self.text
+            self._plain = SIGNATURE_KEY not in text
+            self._decoded = _decoded(text)
+            if not self._keep_text:
+                self._text = None
+        return self._decoded
+
+    def fresh(self) -> _Source:
+        """A source of the same properties that decodes them anew (for another servicer call)."""
+        return _Source(self._properties, self._text, keep_text=False)
+
+    def release(self) -> None:
+        """Forget the decoded value: the call that read it is over."""
+        self._decoded = None
+
+
+class _Deferred:
+    """What ``MessageToDict`` returns inside a call for a Struct sent with a :class:`_Source`.
+
+    The servicer hands it straight to ``deserialize_properties`` and ``unknown_checking_proxy``
+    (both replaced too, see :class:`_SharedConversions`), whose result is a proxy that decodes the
+    source on first read, so properties no rule reads are never decoded.
+    """
+
+    __slots__ = ("proxy", "source")
+
+    def __init__(self, source: _Source) -> None:
+        self.source = source
+        self.proxy: _DeferredDictProxy | None = None
+
+
 #: The names ``pulumi_policy.policy`` converts request properties with.
 _CONVERSIONS: Final = ("json_format", "deserialize_properties", "unknown_checking_proxy")
+_UNKNOWNS: Final = frozenset({
+    proxy_module.UNKNOWN_BOOLEAN_VALUE,
+    proxy_module.UNKNOWN_NUMBER_VALUE,
+    proxy_module.UNKNOWN_STRING_VALUE,
+    proxy_module.UNKNOWN_ARRAY_VALUE,
+    proxy_module.UNKNOWN_ASSET_VALUE,
+    proxy_module.UNKNOWN_ARCHIVE_VALUE,
+    proxy_module.UNKNOWN_OBJECT_VALUE,
+})
+_MISSING: Final = object()
+
+
+def _lazy_proxy(value: Any, path: list[str]) -> Any:
+    """``pulumi_policy.proxy._proxy_helper``, one level at a time (see :class:`_LazyDictProxy`)."""
+    if isinstance(value, list):
+        return _LazyListProxy(value, path)
+    if isinstance(value, dict):
+        return _LazyDictProxy(value, path)
+    return value
+
+
+class _LazyDictProxy(_DictProxy):
+    """The analyzer's unknown-checking ``_DictProxy``, wrapping each child when it is first read.
+
+    ``unknown_checking_proxy`` copies the whole properties tree into proxies before a rule reads
+    anything; this subclass behaves the same for every read (same values, the same child proxy on
+    each read, ``UnknownValueError`` with the same path when an unknown is touched,
+    ``["__target"]`` for ``serialize_properties``, writes stored and read back unwrapped) but
+    only wraps what the rules actually read.
+    """
+
+    __slots__ = ("_children", "_path", "_target")
+
+    def __init__(self, target: dict[Any, Any], path: list[str]) -> None:
+        self._target = target
+        self._path = path
+        self._children: dict[Any, Any] = {}
+
+    def _child(self, key: Any, value: Any) -> Any:
+        kind = type(value)
+        if kind is str or kind is float or kind is bool or value is None:
+            child: Any = value
+        elif isinstance(value, list):
+            child = _LazyListProxy(value, [*self._path, str(key)])
+        elif isinstance(value, dict):
+            child = _LazyDictProxy(value, [*self._path, str(key)])
+        else:
+            child = value
+        self._children[key] = child
+        return child
+
+    # ``_children`` never holds the key "__target": reading that key gives the target itself.
+
+    def _unchecked(self, key: Any, value: Any) -> Any:
+        child = self._children.get(key, _MISSING)
+        if child is not _MISSING:
+            return child
+        if isinstance(value, str) and value in _UNKNOWNS:
+            return value
+        if key == "__target":
+            return _lazy_proxy(value, [*self._path, str(key)])
+        return self._child(key, value)
+
+    def __getitem__(self, key: Any) -> Any:
+        child = self._children.get(key, _MISSING)
+        if child is not _MISSING:
+            return child
+        if key == "__target":
+            return {k: self._unchecked(k, v) for k, v in self._target.items()}
+        value = self._target[key]
+        if type(value) is str:
+            if value in _UNKNOWNS:
+                raise UnknownValueError(value, [*self._path, str(key)])
+            self._children[key] = value
+            return value
+        if isinstance(value, str) and value in _UNKNOWNS:
+            raise UnknownValueError(value, [*self._path, str(key)])
+        return self._child(key, value)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """``Mapping.get`` (``self[key]``, ``default`` on a KeyError), without its indirections."""
+        child = self._children.get(key, _MISSING)
+        if child is not _MISSING:
+            return child
+        if key == "__target":
+            return self["__target"]
+        value = self._target.get(key, _MISSING)
+        if value is _MISSING:
+            return default
+        if type(value) is str:
+            if value in _UNKNOWNS:
+                raise UnknownValueError(value, [*self._path, str(key)])
+            self._children[key] = value
+            return value
+        if isinstance(value, str) and value in _UNKNOWNS:
+            raise UnknownValueError(value, [*self._path, str(key)])
+        return self._child(key, value)
+
+    def __contains__(self, key: Any) -> bool:
+        """``Mapping.__contains__`` (``self[key]`` succeeds), without its indirections."""
+        if key in self._children or key == "__target":
+            return True
+        value = self._target.get(key, _MISSING)
+        if value is _MISSING:
+            return False
+        if isinstance(value, str) and value in _UNKNOWNS:
+            raise UnknownValueError(value, [*self._path, str(key)])
+        return True
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._target[key] = value
+        if key == "__target":
+            return
+        if isinstance(value, str) and value in _UNKNOWNS:
+            self._children.pop(key, None)
+        else:
+            self._children[key] = value
+
+    def __len__(self) -> int:
+        return len(self._target)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._target)
+
+    def items(self) -> ItemsView[Any, Any]:
+        return _LazyItems(self)
+
+    def values(self) -> ValuesView[Any]:
+        return _LazyValues(self)
+
+    def _entries(self) -> Iterator[tuple[Any, Any]]:
+        """``(key, self[key])`` for each key, as ``ItemsView`` iterates them."""
+        children = self._children
+        for key, value in self._target.items():
+            child = children.get(key, _MISSING)
+            if child is _MISSING:
+                if key == "__target":
+                    child = self["__target"]
+                elif isinstance(value, str) and value in _UNKNOWNS:
+                    raise UnknownValueError(value, [*self._path, str(key)])
+                else:
+                    child = self._child(key, value)
+            yield key, child
+
+    def __repr__(self) -> str:
+        return f"<pulumi_policy.proxy._DictProxy object at {id(self):#x}>"
+
+
+class _LazyItems(ItemsView[Any, Any]):
+    """``items()`` of a :class:`_LazyDictProxy`: the ``ItemsView``, iterated without an indirection per key."""
+
+    def __init__(self, proxy: _LazyDictProxy) -> None:
+        super().__init__(proxy)
+        self._proxy = proxy
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        return self._proxy._entries()
+
+
+class _LazyValues(ValuesView[Any]):
+    """``values()`` of a :class:`_LazyDictProxy`: the ``ValuesView``, iterated without an indirection per key."""
+
+    def __init__(self, proxy: _LazyDictProxy) -> None:
+        super().__init__(proxy)
+        self._proxy = proxy
+
+    def __iter__(self) -> Iterator[Any]:
+        for _, value in self._proxy._entries():
+            yield value
+
+
+class _DeferredDictProxy(_LazyDictProxy):
+    """The top-level proxy of a :class:`_Deferred` value: the source is decoded on first read."""
+
+    __slots__ = ("_deserialize", "_source")
+
+    def __init__(self, source: _Source, deserialize: Callable[[Any], Any]) -> None:
+        # no _target yet: __getattr__ supplies it on first use
+        self._source = source
+        self._deserialize = deserialize
+        self._path = []
+        self._children = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "_target":
+            raise AttributeError(name)
+        value = self._source.value()
+        if not self._source.plain:
+            value = self._deserialize(value)
+        if not isinstance(value, dict):
+            raise TypeError(f"resource properties must be an object, got {type(value).__name__}")
+        self._target = value
+        return value
+
+
+class _LazyListProxy(_ListProxy):
+    """The analyzer's unknown-checking ``_ListProxy``, wrapping each element when it is first read."""
+
+    __slots__ = ("_children", "_path", "_target")
+
+    def __init__(self, target: list[Any], path: list[str]) -> None:
+        self._target = target
+        self._path = path
+        self._children: dict[int, Any] = {}
+
+    def _element(self, index: int) -> Any:
+        """Element ``index`` (non-negative, in range) wrapped, without the unknown check."""
+        child = self._children.get(index, _MISSING)
+        if child is _MISSING:
+            value = self._target[index]
+            if isinstance(value, str) and value in _UNKNOWNS:
+                return value
+            kind = type(value)
+            if kind is str or kind is float or kind is bool or value is None:
+                child = value
+            elif isinstance(value, list):
+                child = _LazyListProxy(value, [*self._path, str(index)])
+            elif isinstance(value, dict):
+                child = _LazyDictProxy(value, [*self._path, str(index)])
+            else:
+                child = value
+            self._children[index] = child
+        return child
+
+    def __iter__(self) -> Iterator[Any]:
+        """``Sequence.__iter__`` (``self[0]``, ``self[1]``, ... until IndexError), without its indirections."""
+        target = self._target
+        index = 0
+        while index < len(target):
+            value = target[index]
+            if isinstance(value, str) and value in _UNKNOWNS:
+                raise UnknownValueError(value, [*self._path, str(index)])
+            yield self._element(index)
+            index += 1
+
+    def __getitem__(self, key: Any) -> Any:
+        if key == "__target":
+            return [self._element(index) for index in range(len(self._target))]
+        value = self._target[key]
+        if isinstance(key, slice):
+            return [self._element(index) for index in range(*key.indices(len(self._target)))]
+        if isinstance(value, str) and value in _UNKNOWNS:
+            raise UnknownValueError(value, [*self._path, str(key)])
+        index = operator.index(key)
+        return self._element(index + len(self._target) if index < 0 else index)
+
+    def __len__(self) -> int:
+        return len(self._target)
+
+    def __repr__(self) -> str:
+        return f"<pulumi_policy.proxy._ListProxy object at {id(self):#x}>"
 
 
 class _SharedConversions:
-    """Within one servicer call, convert each properties message to Python once, not once per policy.
+    """How the servicer turns request properties into the rules' view: once per call, and cheaply.
 
     ``Analyze`` (and ``AnalyzeStack``) run ``MessageToDict``, ``deserialize_properties`` and
-    ``unknown_checking_proxy`` on the same message for every policy. Those are pure functions of
-    the message, so for the duration of one call their results are memoised by object identity
-    (upb hands out the same wrapper object for the same sub-message, and the request keeps every
-    object alive, so identities cannot be reused). The servicer's own logic is untouched; the
-    policies share one read-only view of the properties, as remediations already do inside
-    ``Remediate``. Policies must therefore not write to ``args.props`` (none of this pack does).
+    ``unknown_checking_proxy`` on the same message for every policy. While installed (for one
+    evaluation), this object replaces those three names in ``pulumi_policy.policy``; outside a
+    servicer call (:meth:`call`) they behave as the originals. Inside one:
+
+    - ``MessageToDict`` of a Struct sent with a :class:`_Source` (:meth:`add`) gives a
+      :class:`_Deferred` instead of walking the message, the same one for every message sent with
+      that source, so the policies of the call (and the per-policy copies of a stack resource)
+      share one view of the resource's properties;
+    - ``unknown_checking_proxy`` builds :class:`_LazyDictProxy` views, which read like the
+      pulumi-policy ones (same values, same ``UnknownValueError`` for unknowns) but wrap only what
+      the rules read, and decode a deferred source on first read (through the original
+      ``deserialize_properties`` when its JSON holds engine signatures, e.g. secrets);
+    - any other message (a remediated Struct) is converted the original way, memoised by object
+      identity (upb hands out the same wrapper for the same sub-message, and the memo keeps every
+      object alive, so an identity is never reused).
+
+    The servicer's own logic is untouched. Policies share the view, as remediations already do
+    inside ``Remediate``, so they must not write to ``args.props`` (none of this pack does). The
+    patch is module-level: one evaluation at a time per process, never two concurrently in
+    threads (nor a served ``PolicyPack`` in the same process meanwhile).
     """
 
-    def __init__(self, texts: Mapping[int, tuple[Any, str]] | None = None) -> None:
+    def __init__(self) -> None:
+        self._sources: dict[int, tuple[Any, _Deferred]] = {}
+        self._deferred: dict[int, _Deferred] = {}
         self._memo: dict[tuple[str, int], tuple[Any, Any]] = {}
         self._saved: dict[str, Any] = {}
-        self._texts = texts or {}
+        self._active = False
+        self._call = _Call(self)
+
+    def add(self, message: Any, source: _Source) -> None:
+        """Tell the next call that the Struct ``message`` holds the properties of ``source``."""
+        deferred = self._deferred.get(id(source))
+        if deferred is None or deferred.source is not source:
+            deferred = self._deferred[id(source)] = _Deferred(source)
+        self._sources[id(message)] = (message, deferred)
+
+    def call(self) -> _Call:
+        """One servicer call (or several sharing their sources): memoise, then forget everything."""
+        return self._call
+
+    def _begin(self) -> None:
+        self._active = True
+
+    def _end(self) -> None:
+        self._active = False
+        self._sources.clear()
+        self._deferred.clear()
+        self._memo.clear()
 
     def _message_to_dict(self, message: Any, *rest: Any) -> Any:
-        """``MessageToDict``; for a Struct the runner built from JSON, decoded from that JSON.
+        if rest or not self._active:
+            return json_format.MessageToDict(message, *rest)
+        known = self._sources.get(id(message))
+        if known is not None and known[0] is message:
+            return known[1]
+        key = ("dict", id(message))
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] is message:
+            return hit[1]
+        result = json_format.MessageToDict(message)
+        self._memo[key] = (message, result)
+        return result
 
-        Both give the same value (a Struct holds JSON with every number a double); decoding the
-        JSON runs in C instead of walking the message in Python.
-        """
-        known = self._texts.get(id(message))
-        if not rest and known is not None and known[0] is message:
-            return _decoded(known[1])
-        return json_format.MessageToDict(message, *rest)
+    def _deserialize(self, props: Any, *rest: Any) -> Any:
+        original = self._saved["deserialize_properties"]
+        if type(props) is _Deferred:
+            return original(props.source.value(), *rest) if rest else props
+        if rest or not self._active:
+            return original(props, *rest)
+        key = ("deserialized", id(props))
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] is props:
+            return hit[1]
+        result = original(props)
+        self._memo[key] = (props, result)
+        return result
 
-    def _memoised(self, kind: str, function: Any) -> Any:
-        def call(argument: Any, *rest: Any) -> Any:
-            if rest:
-                return function(argument, *rest)
-            key = (kind, id(argument))
-            hit = self._memo.get(key)
-            if hit is not None and hit[0] is argument:
-                return hit[1]
-            result = function(argument)
-            self._memo[key] = (argument, result)
-            return result
-
-        return call
+    def _proxy(self, props: Any) -> Any:
+        if type(props) is _Deferred:
+            if props.proxy is None:
+                props.proxy = _DeferredDictProxy(props.source, self._saved["deserialize_properties"])
+            return props.proxy
+        if not self._active:
+            return self._saved["unknown_checking_proxy"](props)
+        key = ("proxy", id(props))
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] is props:
+            return hit[1]
+        result = _lazy_proxy(props, [])
+        self._memo[key] = (props, result)
+        return result
 
     def __enter__(self) -> _SharedConversions:
         self._saved = {name: getattr(policy_module, name) for name in _CONVERSIONS}
         replacements = {
-            "json_format": SimpleNamespace(MessageToDict=self._memoised("dict", self._message_to_dict)),
-            "deserialize_properties": self._memoised("deserialized", self._saved["deserialize_properties"]),
-            "unknown_checking_proxy": self._memoised("proxy", self._saved["unknown_checking_proxy"]),
+            "json_format": SimpleNamespace(MessageToDict=self._message_to_dict),
+            "deserialize_properties": self._deserialize,
+            "unknown_checking_proxy": self._proxy,
         }
         for name, replacement in replacements.items():
             setattr(policy_module, name, replacement)
@@ -630,7 +1044,22 @@ class _SharedConversions:
     def __exit__(self, *_: object) -> None:
         for name, value in self._saved.items():
             setattr(policy_module, name, value)
-        self._memo.clear()
+        self._end()
+
+
+class _Call:
+    """The context of one servicer call (see :meth:`_SharedConversions.call`)."""
+
+    __slots__ = ("_conversions",)
+
+    def __init__(self, conversions: _SharedConversions) -> None:
+        self._conversions = conversions
+
+    def __enter__(self) -> None:
+        self._conversions._begin()
+
+    def __exit__(self, *_: object) -> None:
+        self._conversions._end()
 
 
 class PolicyRunner:
@@ -654,9 +1083,12 @@ class PolicyRunner:
             p for p in self.policies.values()
             if isinstance(p, StackGuardrail) and self.resolved[p.name].level != "disabled"
         ]
-        self._stack_servicer = self._configured(self._stack_policies) if self._stack_policies else None
+        self._stack_servicers = [(policy, self._configured([policy])) for policy in self._stack_policies]
         self._by_type: dict[str, tuple[_PolicyAnalyzerServicer, bool] | None] = {}
         self._by_policies: dict[tuple[str, ...], _PolicyAnalyzerServicer] = {}
+        self._stack_types: dict[str, tuple[int, ...]] = {}
+        #: Processes an evaluation may use (see :func:`default_workers`); 1 keeps it in this process.
+        self.workers = default_workers()
 
     def _configured(self, policies: Sequence[Guardrail]) -> _PolicyAnalyzerServicer:
         servicer = _servicer(policies)
@@ -702,135 +1134,409 @@ class PolicyRunner:
         """Analyze every resource, then the stack; see :func:`evaluate`.
 
         The cyclic garbage collector is paused meanwhile: the analyzer allocates millions of small
-        dicts and proxies (none of them in cycles), and each full collection would rescan them all,
-        which makes a big export quadratic instead of linear.
+        objects (none of them in cycles), and each full collection would rescan them all, which
+        makes a big export quadratic instead of linear.
         """
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return self._evaluate(resources)
+            with _SharedConversions() as conversions:
+                return self._evaluate(resources, conversions)
         finally:
             if collecting:
                 gc.enable()
 
-    def _evaluate(self, resources: Iterable[Mapping[str, Any] | EngineResource | Any]) -> PolicyReport:
+    def _evaluate(
+        self, resources: Iterable[Mapping[str, Any] | EngineResource | Any], conversions: _SharedConversions
+    ) -> PolicyReport:
         normalised = [_normalise(r) for r in resources]
         by_urn = {r.urn: r for r in normalised}
-        providers: dict[str, analyzer_pb2.AnalyzerProviderResource | None] = {}
+        providers: dict[str, _Provider | None] = {}
 
-        def provider_of(resource: EngineResource) -> analyzer_pb2.AnalyzerProviderResource | None:
+        def provider_of(resource: EngineResource) -> _Provider | None:
             if not resource.provider:
                 return None
             urn = _provider_urn(resource.provider)
             if urn not in providers:
                 found = by_urn.get(urn)
-                providers[urn] = None if found is None else analyzer_pb2.AnalyzerProviderResource(
-                    type=found.type, properties=_struct(found.inputs or found.outputs), urn=found.urn, name=found.name
-                )
+                providers[urn] = None if found is None else _Provider.of(found)
             return providers[urn]
 
-        violations: list[Violation] = []
-        remediations: list[Remediation] = []
-        remediated: dict[str, struct_pb2.Struct] = {}
-        analyzed: dict[str, tuple[struct_pb2.Struct, str]] = {}
+        work: list[_Work] = []
         checked = 0
         for resource in normalised:
             if resource.type == STACK_TYPE or resource.type.startswith(PROVIDER_PREFIX):
                 continue
             checked += 1
             route = self._for_type(resource.type)
-            if route is None:
-                continue
-            servicer, remediates = route
-            text = _json_text(resource.inputs)
+            if route is not None:
+                work.append((resource, route[0], route[1]))
+
+        def analyze(items: Sequence[_Work]) -> _Analyzed:
+            return self._analyze(items, provider_of, conversions)
+
+        def analyze_stack(done: _Analyzed) -> list[Violation]:
+            return self._analyze_stack(normalised, provider_of, done, conversions)
+
+        workers = self.workers if len(work) >= _PARALLEL_MIN_RESOURCES else 1
+        if workers > 1 and _can_fork():
+            done, stack = _in_two_processes(work, analyze, analyze_stack)
+        else:
+            done = analyze(work)
+            stack = analyze_stack(done)
+        return PolicyReport(done.violations + stack, done.remediations, {n: r.level for n, r in self.resolved.items()},
+                            list(self.warnings), checked, self.remediation_steps)
+
+    def _analyze(
+        self, work: Sequence[_Work], provider_of: Callable[[EngineResource], _Provider | None],
+        conversions: _SharedConversions,
+    ) -> _Analyzed:
+        """Remediate (where a policy remediates) and Analyze each resource, in order."""
+        done = _Analyzed()
+        for resource, servicer, remediates in work:
+            # the stack reuses the inputs' JSON of a resource without outputs; a remediation diffs it
+            stack_reads = bool(self._stack_readers(resource.type))
+            stack_reads_inputs = stack_reads and not resource.outputs
+            source = _Source(resource.inputs, keep_text=remediates or stack_reads_inputs)
+            options = resource.options()
             request = analyzer_pb2.AnalyzeRequest(
-                type=resource.type, properties=_struct_from_text(text), urn=resource.urn, name=resource.name,
-                options=resource.options(),
+                type=resource.type, urn=resource.urn, name=resource.name, options=options,
             )
-            analyzed[resource.urn] = (request.properties, text)
+            request.properties.SetInParent()
+            if stack_reads_inputs:
+                done.sources[resource.urn] = source
+            if stack_reads:
+                done.options[resource.urn] = options
             provider = provider_of(resource)
             if provider is not None:
-                request.provider.CopyFrom(provider)
+                request.provider.CopyFrom(provider.message)
             if remediates:
-                with _SharedConversions({id(request.properties): (request.properties, text)}):
-                    self._remediate(servicer, request, resource, remediations, remediated)
-            texts = {} if resource.urn in remediated else {id(request.properties): (request.properties, text)}
-            with _SharedConversions(texts):
+                conversions.add(request.properties, source)
+                if provider is not None:
+                    conversions.add(request.provider.properties, provider.source.fresh())
+                with conversions.call():
+                    self._remediate(servicer, request, source, resource, done)
+            if resource.urn not in done.remediated:
+                conversions.add(request.properties, source)
+            if provider is not None:
+                conversions.add(request.provider.properties, provider.source.fresh())
+            with conversions.call():
                 response = servicer.Analyze(request, None)  # type: ignore[no-untyped-call]
-            violations += [self._violation(d, resource.urn, resource.type) for d in response.diagnostics]
-        violations += self._analyze_stack(normalised, provider_of, remediated, analyzed)
-        return PolicyReport(violations, remediations, {n: r.level for n, r in self.resolved.items()},
-                            list(self.warnings), checked, self.remediation_steps)
+            source.release()
+            done.violations += [self._violation(d, resource.urn, resource.type) for d in response.diagnostics]
+        return done
 
     def _remediate(
         self,
         servicer: _PolicyAnalyzerServicer,
         request: analyzer_pb2.AnalyzeRequest,
+        source: _Source,
         resource: EngineResource,
-        remediations: list[Remediation],
-        remediated: dict[str, struct_pb2.Struct],
+        done: _Analyzed,
     ) -> None:
         """The CLI's remediation step: apply each remediation in order, then analyze the result."""
         response = servicer.Remediate(request, None)  # type: ignore[no-untyped-call]
-        before = json_format.MessageToDict(request.properties)
+        before = _decoded(source.text)
         for item in response.remediations:
             if item.HasField("properties") and item.properties.fields:
                 after = json_format.MessageToDict(item.properties)
-                remediations.append(Remediation(item.policyName, resource.urn, tuple(_changes(before, after))))
+                done.remediations.append(Remediation(item.policyName, resource.urn, tuple(_changes(before, after))))
                 request.properties.CopyFrom(item.properties)
-                remediated[resource.urn] = request.properties
+                done.remediated[resource.urn] = request.properties
                 before = after
             elif item.diagnostic:
-                remediations.append(Remediation(item.policyName, resource.urn, (), item.diagnostic))
+                done.remediations.append(Remediation(item.policyName, resource.urn, (), item.diagnostic))
 
-    def _analyze_stack(self, resources: Sequence[EngineResource], provider_of: Any,
-                       remediated: Mapping[str, struct_pb2.Struct],
-                       analyzed: Mapping[str, tuple[struct_pb2.Struct, str]]) -> list[Violation]:
-        """One AnalyzeStack call with the resources of the types the stack policies read."""
-        if self._stack_servicer is None:
-            return []
-        request = analyzer_pb2.AnalyzeStackRequest()
+    def _stack_readers(self, resource_type: str) -> tuple[int, ...]:
+        """Which stack policies (by position) read resources of this type."""
+        readers = self._stack_types.get(resource_type)
+        if readers is None:
+            servicers = self._stack_servicers
+            readers = tuple(i for i, (policy, _) in enumerate(servicers) if policy.applies_to(resource_type))
+            self._stack_types[resource_type] = readers
+        return readers
+
+    def _analyze_stack(
+        self,
+        resources: Sequence[EngineResource],
+        provider_of: Callable[[EngineResource], _Provider | None],
+        done: _Analyzed,
+        conversions: _SharedConversions,
+    ) -> list[Violation]:
+        """AnalyzeStack, once per stack policy, with the resources of the types that policy reads.
+
+        A stack policy only ever looks at its own types (:class:`StackGuardrail`), so the verdict is
+        the one of a single call with every resource; the servicer, though, builds its view of
+        every resource in the request once per policy it holds, so splitting keeps that linear in
+        what each policy reads. A resource read by several policies is described once and copied;
+        all copies read as one value. The properties are the resource's remediated inputs, else
+        its outputs (the stack's state), else its inputs.
+        """
+        requests = [analyzer_pb2.AnalyzeStackRequest() for _ in self._stack_servicers]
         types: dict[str, str] = {}
-        sources: list[str | None] = []
+        stack_sources: dict[str, _Source] = {}
         for resource in resources:
-            if any(policy.applies_to(resource.type) for policy in self._stack_policies):
-                item, text = self._stack_resource(resource, provider_of, remediated, analyzed)
-                request.resources.append(item)
-                sources.append(text)
-                types[resource.urn] = resource.type
-        texts = {
-            id(item.properties): (item.properties, text)
-            for item, text in zip(request.resources, sources, strict=True)
-            if text is not None
-        }
-        with _SharedConversions(texts):
-            response = self._stack_servicer.AnalyzeStack(request, None)  # type: ignore[no-untyped-call]
-        return [self._violation(d, d.urn, types.get(d.urn, "")) for d in response.diagnostics]
+            readers = self._stack_readers(resource.type)
+            if not readers:
+                continue
+            known = done.options.get(resource.urn)
+            item = requests[readers[0]].resources.add(
+                type=resource.type, urn=resource.urn, name=resource.name, parent=resource.parent,
+                dependencies=resource.dependencies, options=resource.options() if known is None else known,
+            )
+            source: _Source | None = None
+            remediated = done.remediated.get(resource.urn)
+            if remediated is not None:
+                item.properties.CopyFrom(remediated)
+            else:
+                item.properties.SetInParent()
+                inputs = done.sources.get(resource.urn)
+                if inputs is not None and not resource.outputs:
+                    source = inputs.fresh()
+                else:
+                    source = _Source(resource.outputs or resource.inputs, keep_text=False)
+            for key, urns in resource.property_dependencies.items():
+                item.propertyDependencies[key].urns.extend(urns)
+            provider = provider_of(resource)
+            provider_source: _Source | None = None
+            if provider is not None:
+                item.provider.CopyFrom(provider.message)
+                provider_source = stack_sources.setdefault(provider.message.urn, provider.source.fresh())
+            copies = [item]
+            for reader in readers[1:]:
+                copy = requests[reader].resources.add()
+                copy.CopyFrom(item)
+                copies.append(copy)
+            for copy in copies:
+                if source is not None:
+                    conversions.add(copy.properties, source)
+                if provider_source is not None:
+                    conversions.add(copy.provider.properties, provider_source)
+            types[resource.urn] = resource.type
+        violations: list[Violation] = []
+        with conversions.call():
+            for (_, servicer), request in zip(self._stack_servicers, requests, strict=True):
+                response = servicer.AnalyzeStack(request, None)  # type: ignore[no-untyped-call]
+                violations += [self._violation(d, d.urn, types.get(d.urn, "")) for d in response.diagnostics]
+        return violations
 
-    @staticmethod
-    def _stack_resource(
-        resource: EngineResource, provider_of: Any, remediated: Mapping[str, struct_pb2.Struct],
-        analyzed: Mapping[str, tuple[struct_pb2.Struct, str]],
-    ) -> tuple[analyzer_pb2.AnalyzerResource, str | None]:
-        """A resource as AnalyzeStack sees it (its outputs, the stack's state, else its inputs), and its JSON."""
-        text: str | None
-        if resource.urn in remediated:
-            properties, text = remediated[resource.urn], None
-        elif resource.urn in analyzed and (not resource.outputs or resource.outputs == resource.inputs):
-            properties, text = analyzed[resource.urn]
-        else:
-            text = _json_text(resource.outputs or resource.inputs)
-            properties = _struct_from_text(text)
-        item = analyzer_pb2.AnalyzerResource(
-            type=resource.type, properties=properties, urn=resource.urn, name=resource.name,
-            options=resource.options(), parent=resource.parent, dependencies=resource.dependencies,
+
+#: One resource to analyze, the servicer holding the policies of its type, and whether any remediates.
+_Work = tuple[EngineResource, _PolicyAnalyzerServicer, bool]
+
+
+@dataclass
+class _Analyzed:
+    """What analyzing resources produced: violations and remediations in resource order, the
+    remediated properties (which the stack then sees), and what the stack step may reuse."""
+
+    violations: list[Violation] = field(default_factory=list)
+    remediations: list[Remediation] = field(default_factory=list)
+    remediated: dict[str, struct_pb2.Struct] = field(default_factory=dict)
+    sources: dict[str, _Source] = field(default_factory=dict)
+    options: dict[str, analyzer_pb2.AnalyzerResourceOptions] = field(default_factory=dict)
+
+    def extend(self, other: _Analyzed) -> None:
+        self.violations += other.violations
+        self.remediations += other.remediations
+        self.remediated.update(other.remediated)
+        self.sources.update(other.sources)
+        self.options.update(other.options)
+
+
+# --- two processes: the analysis of a big export on both cores ----------------------------------------
+
+#: Fewest resources to analyze for which a second process pays off (forking costs milliseconds).
+_PARALLEL_MIN_RESOURCES: Final = 500
+#: Resources per unit of work the two processes take turns at.
+_CHUNK: Final = 64
+#: Environment variable that sets the number of processes (1 turns the second one off).
+WORKERS_ENV: Final = "POLICY_RUNNER_WORKERS"
+
+
+def default_workers() -> int:
+    """Processes an evaluation may use: 1, unless ``$POLICY_RUNNER_WORKERS=2`` opts in to a fork.
+
+    One process is the default: forking a process that has gRPC (the Pulumi runtime) loaded is not
+    something CI or a user's tooling should meet by surprise; large offline checks can opt in.
+    """
+    configured = os.environ.get(WORKERS_ENV, "").strip()
+    try:
+        requested = int(configured) if configured else 1
+    except ValueError:
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(2, requested, cpus))
+
+
+def _can_fork() -> bool:
+    """Whether a second process can be forked: on POSIX, from the main thread.
+
+    The forked process only computes and writes its result to its own pipe, so other threads of
+    this process (the mock engine leaves idle executor threads behind) do not matter unless one
+    holds a process-wide lock at that moment, as with ``multiprocessing``'s fork start method;
+    where that cannot be ruled out, set ``$POLICY_RUNNER_WORKERS=1``.
+    """
+    return hasattr(os, "fork") and threading.current_thread() is threading.main_thread()
+
+
+_Failure = tuple[int, BaseException]
+
+
+def _take_chunks(
+    queue: int, chunks: Sequence[Sequence[_Work]], analyze: Callable[[Sequence[_Work]], _Analyzed],
+) -> tuple[dict[int, _Analyzed], _Failure | None]:
+    """Analyze chunks taken from the shared queue (each read takes one index) until it is empty.
+
+    Chunks are taken in increasing order, so when this process fails on one, every earlier chunk
+    has been taken, by it or by the other process, and the first failure is the one a sequential
+    run would have raised.
+    """
+    done: dict[int, _Analyzed] = {}
+    while record := os.read(queue, 4):
+        index = int.from_bytes(record, "little")
+        try:
+            done[index] = analyze(chunks[index])
+        except Exception as error:  # reported in order, as a sequential run would
+            return done, (index, error)
+    return done, None
+
+
+def _portable(error: BaseException) -> BaseException:
+    """The error itself when it survives pickling, else a RuntimeError carrying its traceback."""
+    try:
+        restored = pickle.loads(pickle.dumps(error))
+        if isinstance(restored, BaseException):
+            return error
+    except Exception:  # any failure means: send the text instead
+        pass
+    return RuntimeError("".join(traceback.format_exception(error)))
+
+
+def _in_two_processes(
+    work: Sequence[_Work],
+    analyze: Callable[[Sequence[_Work]], _Analyzed],
+    analyze_stack: Callable[[_Analyzed], list[Violation]],
+) -> tuple[_Analyzed, list[Violation]]:
+    """Analyze ``work`` on two processes (this one and a fork), then the stack; as a sequential run.
+
+    Both processes take chunks of resources from a pipe (one 4-byte index per read) until none
+    is left; the results are put back in resource order. When no policy remediates, the stack step
+    needs nothing from the analysis, so the forked process runs it first, meanwhile this one
+    analyzes; otherwise it runs here afterwards, on the remediated properties. Errors surface as
+    in a sequential run: the first failing resource's, then the stack step's (one raised in the
+    forked process and that cannot be pickled arrives as a RuntimeError holding its traceback).
+    """
+    chunk = max(_CHUNK, -(-len(work) // 4096))  # at most 4,096 indices: they fit the pipe's buffer
+    chunks = [work[i:i + chunk] for i in range(0, len(work), chunk)]
+    stack_first = not any(remediates for _, _, remediates in work)
+    queue, queue_in = os.pipe()
+    os.write(queue_in, b"".join(i.to_bytes(4, "little") for i in range(len(chunks))))
+    os.close(queue_in)
+    results, results_in = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the second process: never returns
+        os.close(results)
+        status = 1
+        try:
+            with os.fdopen(results_in, "wb") as out:
+                out.write(_second_process(queue, chunks, analyze, analyze_stack if stack_first else None))
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(results_in)
+    incoming = os.fdopen(results, "rb")
+    try:
+        mine, my_failure = _take_chunks(queue, chunks, analyze)
+        data = incoming.read()
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)
+        raise
+    finally:
+        incoming.close()
+        os.close(queue)
+        _, status = os.waitpid(pid, 0)
+    if not data:
+        raise RuntimeError(f"the second policy evaluation process failed (wait status {status})")
+    theirs, their_failure, stack, stack_error = pickle.loads(data)
+    failures = sorted((f for f in (my_failure, their_failure) if f is not None), key=lambda f: f[0])
+    if failures and failures[0][0] < 0:  # the second process itself failed
+        raise failures[0][1]
+    first = failures[0][0] if failures else len(chunks)
+    done = _Analyzed()
+    for index in range(len(chunks)):
+        if index == first:
+            raise failures[0][1]
+        done.extend(mine[index] if index in mine else theirs[index].restored())
+    if not stack_first:
+        return done, analyze_stack(done)
+    if stack_error is not None:
+        raise stack_error
+    return done, stack
+
+
+def _second_process(
+    queue: int,
+    chunks: Sequence[Sequence[_Work]],
+    analyze: Callable[[Sequence[_Work]], _Analyzed],
+    analyze_stack: Callable[[_Analyzed], list[Violation]] | None,
+) -> bytes:
+    """The forked process's work (the stack step first, if given; then chunks), pickled for the first."""
+    try:
+        stack: list[Violation] | None = None
+        stack_error: BaseException | None = None
+        if analyze_stack is not None:
+            try:
+                stack = analyze_stack(_Analyzed())
+            except Exception as error:  # raised by the first process, in order
+                stack_error = _portable(error)
+        taken, failure = _take_chunks(queue, chunks, analyze)
+        sent = {index: _Sent.of(part) for index, part in taken.items()}
+        payload = (sent, None if failure is None else (failure[0], _portable(failure[1])), stack, stack_error)
+        return pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as error:  # the process itself failed: say why, as the first failure
+        reason = "".join(traceback.format_exception(error))
+        crash = RuntimeError(f"the second policy evaluation process failed:\n{reason}")
+        return pickle.dumps(({}, (-1, crash), None, None), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A chunk's results as the second process sends them (remediated Structs as bytes)."""
+
+    violations: list[Violation]
+    remediations: list[Remediation]
+    remediated: dict[str, bytes]
+
+    @classmethod
+    def of(cls, done: _Analyzed) -> _Sent:
+        return cls(done.violations, done.remediations,
+                   {urn: struct.SerializeToString() for urn, struct in done.remediated.items()})
+
+    def restored(self) -> _Analyzed:
+        return _Analyzed(self.violations, self.remediations,
+                         {urn: struct_pb2.Struct.FromString(data) for urn, data in self.remediated.items()})
+
+
+@dataclass(frozen=True)
+class _Provider:
+    """A provider as the analyzer sees it (its Struct built once), and the source of its properties."""
+
+    message: analyzer_pb2.AnalyzerProviderResource
+    source: _Source
+
+    @classmethod
+    def of(cls, resource: EngineResource) -> _Provider:
+        source = _Source(resource.inputs or resource.outputs)
+        message = analyzer_pb2.AnalyzerProviderResource(
+            type=resource.type, properties=_struct_from_text(source.text), urn=resource.urn, name=resource.name,
         )
-        for key, urns in resource.property_dependencies.items():
-            item.propertyDependencies[key].urns.extend(urns)
-        provider = provider_of(resource)
-        if provider is not None:
-            item.provider.CopyFrom(provider)
-        return item, text
+        return cls(message, source)
 
 
 def _normalise(item: Mapping[str, Any] | EngineResource | Any) -> EngineResource:

@@ -17,13 +17,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import cached_property
-from typing import Any, Final
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Final, NamedTuple
 
 from components import versions
 from components.quantities import QuantityError, memory_bytes
-from policies.inputs import as_flag, as_int, as_mapping, as_sequence, as_text, dig, per_resource, string_map
+from policies.inputs import (
+    as_flag,
+    as_int,
+    as_mapping,
+    as_sequence,
+    as_text,
+    cached,
+    dig,
+    per_resource,
+    string_map,
+)
 
 HELM_RELEASE: Final = "kubernetes:helm.sh/v3:Release"
 HELM_CHART: Final = "kubernetes:helm.sh/v4:Chart"
@@ -64,8 +74,7 @@ def alluxio_size_bytes(text: str) -> int | None:
     return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     """A value together with where in the resource's inputs it was set (for messages)."""
 
     value: str
@@ -92,6 +101,7 @@ def chart_name(chart: str | None) -> str | None:
     return last or None
 
 
+@lru_cache(maxsize=1024)
 def is_alluxio_chart(chart: str | None) -> bool:
     """Whether a release's ``chart`` input names the official Alluxio chart."""
     return chart_name(chart) == versions.ALLUXIO_CHART_NAME
@@ -145,6 +155,41 @@ class Tier:
     quota_text: str | None
 
 
+class SiteSettings:
+    """The site-wide settings (``values``/``spec``) every component of a deployment starts from.
+
+    Read once per deployment, when the first component needs them, in the order a component
+    reads them (JVM options, then properties), so an unknown value surfaces at the same place.
+    """
+
+    def __init__(self, root: str, site: Mapping[str, Any]) -> None:
+        self.root = root
+        self.site = site
+
+    @cached
+    def jvm_options(self) -> list[Setting]:
+        origin = f"{self.root}.jvmOptions"
+        return [Setting(text, origin) for text in _texts(as_mapping(self.site).get("jvmOptions"))]
+
+    @cached
+    def properties(self) -> dict[str, Setting]:
+        """Site-wide properties, then the ``-D`` flags of the site-wide JVM options."""
+        origin = f"{self.root}.properties"
+        effective = {str(key): Setting(text, origin) for key, text in _text_items(self.site.get("properties"))}
+        effective.update(system_properties(self.jvm_options))
+        return effective
+
+
+def _texts(value: Any) -> list[str]:
+    """The scalar items of a list, as text (others skipped)."""
+    return [text for text in map(as_text, as_sequence(value)) if text is not None]
+
+
+def _text_items(value: Any) -> list[tuple[Any, str]]:
+    """The scalar entries of a mapping, as text (others skipped)."""
+    return [(key, text) for key, item in as_mapping(value).items() if (text := as_text(item)) is not None]
+
+
 @dataclass
 class Component:
     """One Alluxio process of a deployment, read lazily from the deployment's inputs."""
@@ -158,34 +203,38 @@ class Component:
     site: Mapping[str, Any]
     host_network_default: bool
     fluid: bool = False
+    #: The deployment's site-wide settings, shared by its components (made here when not given).
+    shared: SiteSettings | None = field(default=None, repr=False, compare=False)
 
-    @cached_property
+    def __post_init__(self) -> None:
+        if self.shared is None:
+            self.shared = SiteSettings(self.root, self.site)
+
+    @property
+    def _site(self) -> SiteSettings:
+        assert self.shared is not None
+        return self.shared
+
+    @cached
+    def own_jvm_options(self) -> list[Setting]:
+        origin = f"{self.section}.jvmOptions"
+        return [Setting(text, origin) for text in _texts(as_mapping(self.settings).get("jvmOptions"))]
+
+    @cached
     def jvm_options(self) -> list[Setting]:
         """JVM options in the order the JVM reads them: site-wide first, then the component's."""
-        options: list[Setting] = []
-        for origin, source in ((f"{self.root}.jvmOptions", self.site), (f"{self.section}.jvmOptions", self.settings)):
-            for item in as_sequence(as_mapping(source).get("jvmOptions")):
-                text = as_text(item)
-                if text is not None:
-                    options.append(Setting(text, origin))
-        return options
+        site = self._site.jvm_options
+        return [*site, *self.own_jvm_options]
 
-    @cached_property
+    @cached
     def properties(self) -> dict[str, Setting]:
         """The Alluxio properties the process starts with, each with the place that set it."""
-        effective: dict[str, Setting] = {}
-        site_jvm = [o for o in self.jvm_options if o.origin == f"{self.root}.jvmOptions"]
-        own_jvm = [o for o in self.jvm_options if o.origin != f"{self.root}.jvmOptions"]
-        for key, value in as_mapping(self.site.get("properties")).items():
-            text = as_text(value)
-            if text is not None:
-                effective[str(key)] = Setting(text, f"{self.root}.properties")
-        effective.update(system_properties(site_jvm))
-        for key, value in as_mapping(self.settings.get("properties")).items():
-            text = as_text(value)
-            if text is not None:
-                effective[str(key)] = Setting(text, f"{self.section}.properties")
-        effective.update(system_properties(own_jvm))
+        self.jvm_options  # noqa: B018 - read first (site-wide, then own), as the JVM does
+        effective = dict(self._site.properties)
+        origin = f"{self.section}.properties"
+        for key, text in _text_items(self.settings.get("properties")):
+            effective[str(key)] = Setting(text, origin)
+        effective.update(system_properties(self.own_jvm_options))
         return effective
 
     def property(self, key: str) -> Setting | None:
@@ -200,7 +249,7 @@ class Component:
                 found = option
         return found
 
-    @cached_property
+    @cached
     def resources(self) -> Mapping[str, Any]:
         return as_mapping(self.settings.get("resources"))
 
@@ -208,11 +257,11 @@ class Component:
         """``resources.<kind>.<name>``, e.g. ("limits", "cpu")."""
         return as_text(dig(self.resources, kind, name))
 
-    @cached_property
+    @cached
     def env(self) -> dict[str, str]:
         return string_map(self.settings.get("env"))
 
-    @cached_property
+    @cached
     def host_network(self) -> bool:
         """Whether the pods share the node's network (Fluid: networkMode; chart: hostNetwork)."""
         if self.fluid:
@@ -221,11 +270,11 @@ class Component:
         flag = as_flag(self.settings.get("hostNetwork"))
         return self.host_network_default if flag is None else flag
 
-    @cached_property
+    @cached
     def host_network_origin(self) -> str:
         return f"{self.section}.networkMode" if self.fluid else f"{self.section}.hostNetwork"
 
-    @cached_property
+    @cached
     def node_selector(self) -> dict[str, str]:
         """Node labels the component's pods require (its own selector, else the site-wide one)."""
         own = string_map(self.settings.get("nodeSelector"))
@@ -244,9 +293,10 @@ class AlluxioDeployment:
     fluid: bool
     running: tuple[str, ...]
 
-    @cached_property
+    @cached
     def components(self) -> dict[str, Component]:
         result: dict[str, Component] = {}
+        shared = SiteSettings(self.root, self.top)
         for name in self.running:
             result[name] = Component(
                 name=name,
@@ -258,6 +308,7 @@ class AlluxioDeployment:
                     CHART_FUSE_HOST_NETWORK_DEFAULT if name == FUSE else CHART_WORKER_HOST_NETWORK_DEFAULT
                 ),
                 fluid=self.fluid,
+                shared=shared,
             )
         return result
 
@@ -273,7 +324,7 @@ class AlluxioDeployment:
         """
         return [self.components[name] for name in (FUSE, JOB_WORKER) if name in self.running]
 
-    @cached_property
+    @cached
     def fuse_mount_options(self) -> dict[str, Setting]:
         """FUSE ``-o`` options by name (value "" for flags); command-line options win over properties."""
         fuse = self.components.get(FUSE)
@@ -301,7 +352,7 @@ class AlluxioDeployment:
             result[key.strip()] = Setting(value.strip(), origin)
         return result
 
-    @cached_property
+    @cached
     def tiers(self) -> list[Tier]:
         """The worker's tiered-storage levels (the chart's single emptyDir MEM level when unset)."""
         levels = as_sequence(dig(self.top, "tieredstore", "levels"))

@@ -12,27 +12,43 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Generic, TypeVar, cast, overload
 
 EMPTY_MAPPING: Final[Mapping[str, Any]] = {}
 
 
+def is_mapping(value: Any) -> bool:
+    """``isinstance(value, Mapping)``, answered from the type for dicts and real subclasses.
+
+    The analyzer's proxies subclass ``Mapping``; the ABC check they would otherwise go through
+    runs in Python and is the most frequent call of the rules.
+    """
+    kind = type(value)
+    return kind is dict or Mapping in kind.__mro__ or (value is not None and isinstance(value, Mapping))
+
+
+def is_sequence(value: Any) -> bool:
+    """``isinstance(value, Sequence)`` but not text (see :func:`is_mapping`)."""
+    kind = type(value)
+    if kind is list or (Sequence in kind.__mro__ and kind is not str):
+        return not isinstance(value, (str, bytes))
+    return value is not None and isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
 def as_mapping(value: Any) -> Mapping[str, Any]:
     """The value when it is a mapping (a proxied dict included), else an empty mapping."""
-    return value if isinstance(value, Mapping) else EMPTY_MAPPING
+    return value if is_mapping(value) else EMPTY_MAPPING
 
 
 def as_sequence(value: Any) -> Sequence[Any]:
     """The value when it is a list (a proxied list included; strings are not lists), else ``()``."""
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return value
-    return ()
+    return value if is_sequence(value) else ()
 
 
 def dig(value: Any, *keys: str) -> Any:
     """``value[k1][k2]...``, or None as soon as a level is missing or not a mapping."""
     for key in keys:
-        if not isinstance(value, Mapping):
+        if not is_mapping(value):
             return None
         value = value.get(key)
     return value
@@ -40,6 +56,8 @@ def dig(value: Any, *keys: str) -> Any:
 
 def as_text(value: Any) -> str | None:
     """A scalar as Alluxio and Kubernetes would read it: ``True`` -> "true", ``4.0`` -> "4"."""
+    if type(value) is str:
+        return value
     if value is None:
         return None
     if isinstance(value, bool):
@@ -92,7 +110,7 @@ def string_map(value: Any) -> dict[str, str]:
 
 def key_value_list(value: Any) -> dict[str, str]:
     """``[{key: k, value: v}, ...]`` (ACK node labels) or a plain mapping, as a dict."""
-    if isinstance(value, Mapping):
+    if is_mapping(value):
         return string_map(value)
     result: dict[str, str] = {}
     for item in as_sequence(value):
@@ -111,19 +129,64 @@ def show(value: Any) -> str:
 
 
 _V = TypeVar("_V")
+_O = TypeVar("_O")
+
+
+class cached(Generic[_O, _V]):  # noqa: N801 - used like functools.cached_property
+    """``functools.cached_property`` without its lock (Python 3.12 dropped it too).
+
+    Computed on first read and stored in the instance's ``__dict__``, which then shadows this
+    descriptor; an error (an unknown value) is not stored, so the next read raises it again.
+    """
+
+    def __init__(self, function: Callable[[_O], _V]) -> None:
+        self.function = function
+        self.name = function.__name__
+        self.__doc__ = function.__doc__
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> cached[_O, _V]: ...
+
+    @overload
+    def __get__(self, instance: _O, owner: type[Any] | None = None) -> _V: ...
+
+    def __get__(self, instance: _O | None, owner: type[Any] | None = None) -> _V | cached[_O, _V]:
+        if instance is None:
+            return self
+        value = self.function(instance)
+        instance.__dict__[self.name] = value
+        return value
 
 
 def per_resource(function: Callable[[str, Any, str], _V]) -> Callable[[str, Any, str], _V]:
-    """Remember ``function(resource_type, props, name)`` for the last few props objects.
+    """Remember ``function(resource_type, props, name)`` per props object.
 
     Several rules read the same resource through the same view (an Alluxio deployment, a
     workload's pod templates). When the analyzer hands them the same props object, the view is
-    built once; the cache keys on the object's identity and keeps the object alive, so an
-    identity is never confused with a later one. Errors (an unknown value) are not cached.
+    built once. It is kept on the object itself when the object takes attributes (the analyzer's
+    proxies do), so it lives exactly as long as the properties, however many resources a stack
+    policy walks; for other objects (plain dicts, in direct calls) the last few are kept, keyed on
+    the object's identity with the object kept alive, so an identity is never confused with a
+    later one. Errors (an unknown value) are not cached.
     """
     entries: OrderedDict[tuple[str, int, str], tuple[Any, _V]] = OrderedDict()
 
     def cached(resource_type: str, props: Any, name: str = "") -> _V:
+        store = getattr(props, "__dict__", None)
+        if store is not None:
+            views = store.get(_VIEWS)
+            if views is None:
+                views = store[_VIEWS] = {}
+            view_key = (function, resource_type, name)
+            hit = views.get(view_key, _NO_VIEW)
+            if hit is not _NO_VIEW:
+                return cast(_V, hit)
+            value = function(resource_type, props, name)
+            views[view_key] = value
+            return value
         key = (resource_type, id(props), name)
         hit = entries.get(key)
         if hit is not None and hit[0] is props:
@@ -138,4 +201,7 @@ def per_resource(function: Callable[[str, Any, str], _V]) -> Callable[[str, Any,
     return cached
 
 
+#: Attribute of a props object holding its views (see :func:`per_resource`).
+_VIEWS: Final = "_policies_views"
+_NO_VIEW: Final = object()
 _PER_RESOURCE_ENTRIES: Final = 16

@@ -153,14 +153,19 @@ def show_taint(taint: tuple[str, str, str]) -> str:
 
 
 class NodePools:
-    """The stack's node pools, with nodeSelector matches remembered per distinct selector.
+    """The stack's node pools, with what rules ask of them remembered per distinct nodeSelector.
 
-    Many workloads share a few selectors, so matching stays linear in the number of workloads.
+    Many workloads share a few selectors, and one selector may match every pool, so anything
+    computed over the matching pools is computed once per selector: the rules stay linear in the
+    number of workloads and pools together.
     """
 
     def __init__(self, resources: Iterable[PolicyResource]) -> None:
         self.pools = [node_pool_facts(r) for r in resources if r.resource_type == NODE_POOL]
         self._matches: dict[frozenset[tuple[str, str]], list[NodePoolFacts]] = {}
+        self._taint_sets: dict[frozenset[tuple[str, str]], list[tuple[tuple[str, str, str], ...]]] = {}
+        self._gpus: dict[frozenset[tuple[str, str]], int | None] = {}
+        self._nodes: dict[frozenset[tuple[str, str]], tuple[int | None, str]] = {}
 
     def matching(self, selector: Mapping[str, str]) -> list[NodePoolFacts]:
         """Pools whose node labels satisfy a nodeSelector (every pool when there is no selector)."""
@@ -168,6 +173,32 @@ class NodePools:
         if key not in self._matches:
             self._matches[key] = [p for p in self.pools if all(p.labels.get(k) == v for k, v in selector.items())]
         return self._matches[key]
+
+    def taint_sets(self, selector: Mapping[str, str]) -> list[tuple[tuple[str, str, str], ...]]:
+        """The distinct taint lists of the matching pools, in the order the pools come."""
+        key = frozenset(selector.items())
+        if key not in self._taint_sets:
+            self._taint_sets[key] = list(dict.fromkeys(p.taints for p in self.matching(selector)))
+        return self._taint_sets[key]
+
+    def most_gpus_per_node(self, selector: Mapping[str, str]) -> int | None:
+        """The largest declared GPUs per node among the matching pools (None when none declares any)."""
+        key = frozenset(selector.items())
+        if key not in self._gpus:
+            self._gpus[key] = max((p.gpus_per_node for p in self.matching(selector) if p.gpus_per_node), default=None)
+        return self._gpus[key]
+
+    def sure_nodes(self, selector: Mapping[str, str]) -> tuple[int | None, str]:
+        """Nodes the matching pools surely have, and how that adds up (None: no pool, or one unknown)."""
+        key = frozenset(selector.items())
+        if key not in self._nodes:
+            matched = self.matching(selector)
+            if not matched or any(p.nodes is None for p in matched):
+                self._nodes[key] = (None, "")
+            else:
+                self._nodes[key] = (sum(p.nodes or 0 for p in matched),
+                                    " + ".join(f"{p.nodes} nodes of pool {p.name!r}" for p in matched))
+        return self._nodes[key]
 
 
 POLICIES: Final[list[Guardrail]] = [NODE_POOL_FUSE_KERNEL]

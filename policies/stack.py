@@ -85,10 +85,7 @@ def _worker_count(deployment: AlluxioDeployment, pools: NodePools) -> tuple[int 
     if deployment.fluid:
         replicas = deployment.fluid_worker_replicas
         return replicas, f"spec.replicas={replicas}"
-    matched = pools.matching(deployment.components[WORKER].node_selector)
-    if not matched or any(p.nodes is None for p in matched):
-        return None, ""
-    return sum(p.nodes or 0 for p in matched), " + ".join(f"{p.nodes} nodes of pool {p.name!r}" for p in matched)
+    return pools.sure_nodes(deployment.components[WORKER].node_selector)
 
 
 def _worker_memory(resource: PolicyResource, deployment: AlluxioDeployment, report: ReportViolation) -> None:
@@ -191,7 +188,7 @@ def _fuse_threads_cover_readers(args: StackValidationArgs, report: ReportViolati
         selector: dict[str, str] = {}
         for template in readers:
             selector.update(template.node_selector)
-        gpus_per_node = max((p.gpus_per_node for p in pools.matching(selector) if p.gpus_per_node), default=None)
+        gpus_per_node = pools.most_gpus_per_node(selector)
         if gpus_per_node and gpus_per_worker:
             per_node = max(1, min(workers, gpus_per_node // gpus_per_worker))
             basis = f"min({workers} workers, {gpus_per_node} GPUs per node / {gpus_per_worker} per worker)"

@@ -114,9 +114,14 @@ def _schedulable(args: StackValidationArgs, report: ReportViolation) -> None:
             if not candidates:
                 continue
             tolerations = template.tolerations
-            blocked = [(p, [t for t in p.taints if not tolerates(tolerations, t)]) for p in candidates]
-            if all(untolerated for _, untolerated in blocked):
-                detail = "; ".join(f"pool {p.name!r}: {', '.join(show_taint(t) for t in u)}" for p, u in blocked)
+            # pools share a few taint lists: check each list once, in the order the pools come
+            untolerated = {
+                taints: [t for t in taints if not tolerates(tolerations, t)] for taints in pools.taint_sets(selector)
+            }
+            if all(untolerated.values()):
+                detail = "; ".join(
+                    f"pool {p.name!r}: {', '.join(show_taint(t) for t in untolerated[p.taints])}" for p in candidates
+                )
                 report(f"{template.at('spec.tolerations')} tolerates no node pool the pods may run on ({detail}); "
                        "they would stay Pending", resource.urn)
 
