@@ -701,6 +701,18 @@ def _lazy_proxy(value: Any, path: list[str]) -> Any:
     return value
 
 
+def _wrapped(value: Any, parent_path: list[str], key: Any) -> Any:
+    """A decoded child as the proxies hand it out: scalars as they are, containers as lazy proxies."""
+    kind = type(value)
+    if kind is str or kind is float or kind is bool or value is None:
+        return value
+    if isinstance(value, list):
+        return _LazyListProxy(value, [*parent_path, str(key)])
+    if isinstance(value, dict):
+        return _LazyDictProxy(value, [*parent_path, str(key)])
+    return value
+
+
 class _LazyDictProxy(_DictProxy):
     """The analyzer's unknown-checking ``_DictProxy``, wrapping each child when it is first read.
 
@@ -719,15 +731,7 @@ class _LazyDictProxy(_DictProxy):
         self._children: dict[Any, Any] = {}
 
     def _child(self, key: Any, value: Any) -> Any:
-        kind = type(value)
-        if kind is str or kind is float or kind is bool or value is None:
-            child: Any = value
-        elif isinstance(value, list):
-            child = _LazyListProxy(value, [*self._path, str(key)])
-        elif isinstance(value, dict):
-            child = _LazyDictProxy(value, [*self._path, str(key)])
-        else:
-            child = value
+        child = _wrapped(value, self._path, key)
         self._children[key] = child
         return child
 
@@ -892,15 +896,7 @@ class _LazyListProxy(_ListProxy):
             value = self._target[index]
             if isinstance(value, str) and value in _UNKNOWNS:
                 return value
-            kind = type(value)
-            if kind is str or kind is float or kind is bool or value is None:
-                child = value
-            elif isinstance(value, list):
-                child = _LazyListProxy(value, [*self._path, str(index)])
-            elif isinstance(value, dict):
-                child = _LazyDictProxy(value, [*self._path, str(index)])
-            else:
-                child = value
+            child = _wrapped(value, self._path, index)
             self._children[index] = child
         return child
 
