@@ -7,42 +7,54 @@ EXPORT ?=
 POLICY_CONFIG ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: setup plan plan-all test lint typecheck check-export bench clean
+.PHONY: setup plan plan-all test lint typecheck check-export bench clean config-reference
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements.lock
+$(STAMP): requirements.txt requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -c requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 ## make plan [STACK=dev]: offline plan + policy report; the wrapped command exits 1 on a
 ## mandatory violation and 2 on invalid config (make itself then reports Error 1/2).
 plan: $(STAMP)
-	$(PY) -m offline.plan --stack $(STACK)
+	$(PY) -m ack_alluxio_training.offline.plan --stack $(STACK)
 
 plan-all: $(STAMP)
-	@for s in dev staging prod; do $(PY) -m offline.plan --stack $$s || exit $$?; done
+	@for s in dev staging prod; do $(PY) -m ack_alluxio_training.offline.plan --stack $$s || exit $$?; done
 
 ## make check-export EXPORT=f.json [POLICY_CONFIG=c.json]
 check-export: $(STAMP)
 	@test -n "$(EXPORT)" || { echo "check-export: exit 2: set EXPORT=<pulumi stack export file>" >&2; exit 2; }
-	$(PY) -m offline.check_export $(EXPORT) $(POLICY_CONFIG)
+	$(PY) -m ack_alluxio_training.offline.check_export $(EXPORT) $(POLICY_CONFIG)
 
 test: $(STAMP)
 	$(PY) -m pytest
 	$(PY) -m ruff check .
-	$(PY) -m mypy
+	$(MAKE) --no-print-directory typecheck
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
+## mypy cannot follow setuptools' editable import hook, so it reads the package through a tree
+## of links laid out as the installed package is (components/ -> ack_alluxio_training/, ...).
+TYPECHECK_ROOT := build/typecheck
 typecheck: $(STAMP)
-	$(PY) -m mypy
+	@rm -rf $(TYPECHECK_ROOT) && mkdir -p $(TYPECHECK_ROOT)/ack_alluxio_training
+	@cp -rs "$(CURDIR)/components/." $(TYPECHECK_ROOT)/ack_alluxio_training/
+	@cp -rs "$(CURDIR)/policies" "$(CURDIR)/offline" $(TYPECHECK_ROOT)/ack_alluxio_training/
+	@find $(TYPECHECK_ROOT) -name __pycache__ -prune -exec rm -rf {} +
+	MYPYPATH=$(TYPECHECK_ROOT) $(PY) -m mypy
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
 
 clean:
 	rm -rf build .mypy_cache .ruff_cache .hypothesis
+
+## Regenerate the README's config reference from the settings models.
+config-reference: $(STAMP)
+	$(PY) -m ack_alluxio_training.offline.config_reference --write

@@ -3,8 +3,8 @@
 Settings are validated before any resource is registered, so bad config changes nothing.
 """
 
-from components.platform import TrainingPlatform, export_platform_outputs
-from components.settings import load_settings
+from ack_alluxio_training.platform import TrainingPlatform, export_platform_outputs
+from ack_alluxio_training.settings import load_settings
 
 settings = load_settings()
 platform = TrainingPlatform("training", settings)

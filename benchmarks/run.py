@@ -24,9 +24,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
-from offline.export import stack_export
-from offline.mock_engine import run_program
-from offline.stack_config import PROJECT_ROOT, load_stack_config
+from ack_alluxio_training.offline.export import stack_export
+from ack_alluxio_training.offline.mock_engine import run_program
+from ack_alluxio_training.offline.stack_config import PROJECT_ROOT, load_stack_config
 
 COUNTS: Final = (1_000, 5_000, 10_000)
 BUDGET_SECONDS: Final = 5.0
@@ -119,7 +119,7 @@ def main() -> int:
         f"max {max(plan_times):.3f} s over {len(plan_times)} runs (budget < 2 s)"
     )
 
-    from offline.policy_runner import evaluate_export, load_policy_config, runner_for
+    from ack_alluxio_training.offline.policy_runner import evaluate_export, load_policy_config, runner_for
 
     export = stack_export(run_program(config))
     policy_config = PROJECT_ROOT / "policies" / "config" / "prod.json"

@@ -16,11 +16,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 from typing_extensions import TypedDict
 
-from components import alluxio_values as av
-from components import tuning, versions
-from components.quantities import memory_bytes
-from components.scheduling import CachePlacement
-from components.settings import PROJECT, PlatformSettings, SettingsError
+from ack_alluxio_training import alluxio_values as av
+from ack_alluxio_training import tuning, versions
+from ack_alluxio_training.quantities import memory_bytes
+from ack_alluxio_training.scheduling import CachePlacement
+from ack_alluxio_training.settings import PROJECT, PlatformSettings, SettingsError
 
 TYPE_TOKEN: Final = "ack-alluxio-training:index:AlluxioCache"
 #: Seconds Helm waits for the master StatefulSet and the worker DaemonSet (image pulls included).

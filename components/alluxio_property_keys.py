@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from components import tuning
+from ack_alluxio_training import tuning
 
 
 @dataclass(frozen=True)

@@ -34,11 +34,11 @@ from typing import Any, Final
 
 from typing_extensions import TypedDict
 
-from components import alluxio_property_keys as keys
-from components import tuning, versions
-from components.durations import duration_seconds
-from components.quantities import memory_bytes
-from components.settings import PlatformSettings, Resources
+from ack_alluxio_training import alluxio_property_keys as keys
+from ack_alluxio_training import tuning, versions
+from ack_alluxio_training.durations import duration_seconds
+from ack_alluxio_training.quantities import memory_bytes
+from ack_alluxio_training.settings import PlatformSettings, Resources
 
 #: Release names, also the charts' ``fullnameOverride``. The chart defaults that to ``alluxio``, so
 #: the FUSE release needs its own or both would render ``alluxio-config`` and clash.

@@ -19,9 +19,9 @@ import pulumi
 from pulumi_alicloud import oss, ram
 from typing_extensions import TypedDict
 
-from components import ram_policy
-from components.conventions import DATASET_SIZE_TAG, REGION_TAG
-from components.settings import PROJECT, DatasetSettings, PlatformSettings
+from ack_alluxio_training import ram_policy
+from ack_alluxio_training.conventions import DATASET_SIZE_TAG, REGION_TAG
+from ack_alluxio_training.settings import PROJECT, DatasetSettings, PlatformSettings
 
 TYPE_TOKEN: Final = f"{PROJECT}:index:DatasetBucket"
 ACCESS_KEY_ID_CONFIG_KEY: Final = "ossAccessKeyId"

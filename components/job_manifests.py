@@ -42,10 +42,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, get_args
 
-from components.conventions import GPU_RESOURCE, READER_THREADS_ANNOTATION
-from components.job_scripts import PROBE_SCRIPT, TF_CLUSTER_SCRIPT
-from components.quantities import memory_bytes
-from components.settings import Backend, PlatformSettings, TrainingJobSettings
+from ack_alluxio_training.conventions import GPU_RESOURCE, READER_THREADS_ANNOTATION
+from ack_alluxio_training.job_scripts import PROBE_SCRIPT, TF_CLUSTER_SCRIPT
+from ack_alluxio_training.quantities import memory_bytes
+from ack_alluxio_training.settings import Backend, PlatformSettings, TrainingJobSettings
 
 Mode = Literal["train", "probe"]
 BACKENDS: Final[tuple[str, ...]] = get_args(Backend)

@@ -19,10 +19,17 @@ import pulumi_kubernetes as k8s
 from pulumi_alicloud import cs
 from typing_extensions import TypedDict
 
-from components import node_images, scheduling, tuning, versions
-from components.conventions import GPUS_PER_NODE_TAG, KERNEL_VERSION_TAG, REGION_TAG
-from components.quantities import memory_bytes
-from components.settings import PROJECT, CacheSettings, ClusterSettings, DataDisk, PlatformSettings, SettingsError
+from ack_alluxio_training import node_images, scheduling, tuning, versions
+from ack_alluxio_training.conventions import GPUS_PER_NODE_TAG, KERNEL_VERSION_TAG, REGION_TAG
+from ack_alluxio_training.quantities import memory_bytes
+from ack_alluxio_training.settings import (
+    PROJECT,
+    CacheSettings,
+    ClusterSettings,
+    DataDisk,
+    PlatformSettings,
+    SettingsError,
+)
 
 TYPE_TOKEN: Final = f"{PROJECT}:index:GpuNodePool"
 #: Secret config key holding an adopted cluster's kubeconfig.

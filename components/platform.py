@@ -10,12 +10,12 @@ from typing import Any
 
 import pulumi
 
-from components.alluxio_cache import AlluxioCache, alluxio_cache_args
-from components.alluxio_fuse import AlluxioFuse, alluxio_fuse_args
-from components.dataset_bucket import DatasetBucket, dataset_bucket_args
-from components.node_pool import GpuNodePool, gpu_node_pool_args
-from components.settings import PlatformSettings
-from components.training_job import TrainingJob, training_job_args
+from ack_alluxio_training.alluxio_cache import AlluxioCache, alluxio_cache_args
+from ack_alluxio_training.alluxio_fuse import AlluxioFuse, alluxio_fuse_args
+from ack_alluxio_training.dataset_bucket import DatasetBucket, dataset_bucket_args
+from ack_alluxio_training.node_pool import GpuNodePool, gpu_node_pool_args
+from ack_alluxio_training.settings import PlatformSettings
+from ack_alluxio_training.training_job import TrainingJob, training_job_args
 
 TYPE_TOKEN = "ack-alluxio-training:index:TrainingPlatform"
 

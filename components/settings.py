@@ -24,9 +24,9 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from components import node_images, tuning, versions
-from components.durations import DurationError, duration_seconds
-from components.quantities import QuantityError, cpu_cores, memory_bytes
+from ack_alluxio_training import node_images, tuning, versions
+from ack_alluxio_training.durations import DurationError, duration_seconds
+from ack_alluxio_training.quantities import QuantityError, cpu_cores, memory_bytes
 
 PROJECT: Final = "ack-alluxio-training"
 

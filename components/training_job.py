@@ -25,10 +25,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 from typing_extensions import TypedDict
 
-from components import job_manifests
-from components.job_scripts import script_sources
-from components.scheduling import GpuPlacement
-from components.settings import PlatformSettings, TrainingJobSettings
+from ack_alluxio_training import job_manifests
+from ack_alluxio_training.job_scripts import script_sources
+from ack_alluxio_training.scheduling import GpuPlacement
+from ack_alluxio_training.settings import PlatformSettings, TrainingJobSettings
 
 TYPE_TOKEN = "ack-alluxio-training:index:TrainingJob"
 

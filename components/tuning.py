@@ -3,7 +3,7 @@
 Every tuning value and every derivation lives here, once. The components call these functions to
 build Helm values; the policy pack calls the same functions to decide what a deployed value should
 be (and to remediate). Row numbers refer to the tuning table in DESIGN.md. Nothing here touches
-Pulumi: inputs are plain numbers and strings, quantities are parsed by ``components.quantities``.
+Pulumi: inputs are plain numbers and strings, quantities are parsed by ``ack_alluxio_training.quantities``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import math
 from collections.abc import Iterable
 from typing import Final, NamedTuple
 
-from components.durations import format_duration
-from components.quantities import memory_bytes, whole_cpus_rounded_up
+from ack_alluxio_training.durations import format_duration
+from ack_alluxio_training.quantities import memory_bytes, whole_cpus_rounded_up
 
 # Row 4: reads from the UFS go to the local worker but never evict cached blocks to make room.
 AVOID_EVICTION_POLICY_CLASS: Final = "alluxio.client.block.policy.LocalFirstAvoidEvictionPolicy"

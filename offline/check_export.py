@@ -1,7 +1,7 @@
-"""``python -m offline.check_export EXPORT [POLICY_CONFIG]``: the policy gate for any stack's export.
+"""``ack-alluxio-check-export EXPORT [POLICY_CONFIG]``: the policy gate for any stack's export.
 
 Reads a ``pulumi stack export`` file, evaluates the policy pack on it with pulumi-policy's own
-analyzer (``offline.policy_runner``) and prints the report. Exit codes: 0 no mandatory violation,
+analyzer (``ack_alluxio_training.offline.policy_runner``) and prints the report. Exit codes: 0 no mandatory violation,
 1 mandatory violations, 2 unreadable export, invalid policy config or an internal error (the message
 says which).
 """
@@ -13,7 +13,13 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from offline.policy_runner import ExportError, PolicyConfigError, evaluate, load_export, load_policy_config
+from ack_alluxio_training.offline.policy_runner import (
+    ExportError,
+    PolicyConfigError,
+    evaluate,
+    load_export,
+    load_policy_config,
+)
 
 EXIT_PASSED = 0
 EXIT_MANDATORY_VIOLATIONS = 1
@@ -22,7 +28,7 @@ EXIT_BAD_INPUT = 2
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m offline.check_export",
+        prog="python -m ack_alluxio_training.offline.check_export",
         description="Evaluate the ack-alluxio-training policy pack on a `pulumi stack export` file.",
     )
     parser.add_argument("export", help="file written by `pulumi stack export`")

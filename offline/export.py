@@ -13,14 +13,14 @@ from typing import Any
 
 import yaml
 
-from offline.mock_engine import PlanResult, RecordedResource, redact_secrets
+from ack_alluxio_training.offline.mock_engine import PlanResult, RecordedResource, redact_secrets
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 HELM_RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
 
 
 def stack_urn(result: PlanResult) -> str:
-    from components.settings import PROJECT
+    from ack_alluxio_training.settings import PROJECT
 
     return f"urn:pulumi:{result.stack}::{PROJECT}::{STACK_TYPE}::{PROJECT}-{result.stack}"
 

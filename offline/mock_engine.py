@@ -26,8 +26,8 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from components.settings import PROJECT
-from offline.stack_config import PROJECT_ROOT, StackConfig
+from ack_alluxio_training.offline.stack_config import PROJECT_ROOT, StackConfig
+from ack_alluxio_training.settings import PROJECT
 
 #: The marker the engine uses for a secret value inside a serialized property map.
 SECRET_SIG: Final = "4dabf18193072939515e22adb298388d"
@@ -305,7 +305,7 @@ def run_program(
 ) -> PlanResult:
     """Run a program (the project's ``__main__.py`` by default) under the mock engine.
 
-    Exceptions from the program (a :class:`~components.settings.SettingsError` first of all)
+    Exceptions from the program (a :class:`~ack_alluxio_training.settings.SettingsError` first of all)
     propagate unchanged, after the runtime has been cleaned up.
     """
     _reset_runtime()

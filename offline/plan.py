@@ -10,11 +10,17 @@ import sys
 import time
 from pathlib import Path
 
-from components.settings import SettingsError, settings_from_config
-from offline.export import stack_export, write_plan_files
-from offline.mock_engine import PlanResult, run_program
-from offline.plan_tree import render_tree
-from offline.stack_config import PROJECT_ROOT, STACKS_DIR, StackConfig, StackNotFoundError, load_stack_config
+from ack_alluxio_training.offline.export import stack_export, write_plan_files
+from ack_alluxio_training.offline.mock_engine import PlanResult, run_program
+from ack_alluxio_training.offline.plan_tree import render_tree
+from ack_alluxio_training.offline.stack_config import (
+    PROJECT_ROOT,
+    STACKS_DIR,
+    StackConfig,
+    StackNotFoundError,
+    load_stack_config,
+)
+from ack_alluxio_training.settings import SettingsError, settings_from_config
 
 EXIT_OK = 0
 EXIT_POLICY_VIOLATION = 1
@@ -58,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nWrote {len(written)} files to {out_dir} in {time.perf_counter() - started:.2f} s")
     if args.no_policy:
         return EXIT_OK
-    from offline.policy_runner import PolicyConfigError, evaluate_export
+    from ack_alluxio_training.offline.policy_runner import PolicyConfigError, evaluate_export
 
     try:
         report = evaluate_export(stack_export(result), policy_config_path(config))

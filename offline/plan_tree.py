@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from components.conventions import GPUS_PER_NODE_TAG
-from components.quantities import QuantityError, gibibytes
-from offline.mock_engine import PlanResult, RecordedResource, unwrap_secrets
+from ack_alluxio_training.conventions import GPUS_PER_NODE_TAG
+from ack_alluxio_training.offline.mock_engine import PlanResult, RecordedResource, unwrap_secrets
+from ack_alluxio_training.quantities import QuantityError, gibibytes
 
 Summary = Callable[[dict[str, Any]], str]
 
@@ -91,7 +91,7 @@ def summary(resource: RecordedResource) -> str:
 
 
 def _without_secrets(resource: RecordedResource) -> dict[str, Any]:
-    from offline.mock_engine import redact_secrets
+    from ack_alluxio_training.offline.mock_engine import redact_secrets
 
     redacted = redact_secrets(resource.raw_inputs)
     return redacted if isinstance(redacted, dict) else {}

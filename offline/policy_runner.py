@@ -30,7 +30,7 @@ Speed (10,000 resources in a few seconds, whatever the mix; cost per resource fl
   resource is decoded once, from JSON in C, only when a rule first reads it, into a proxy that
   behaves like pulumi-policy's unknown-checking one but wraps values as they are read
   (:class:`_LazyDictProxy`). Rule views built from the same properties object are shared by the
-  policies of a call (``policies.inputs.per_resource``). The verdict is the one of real Structs
+  policies of a call (``ack_alluxio_training.policies.inputs.per_resource``). The verdict is the one of real Structs
   through the unpatched servicer, which a test asserts;
 - the garbage collector is paused during an evaluation (nothing it allocates is cyclic);
 - two processes, opt-in with ``$POLICY_RUNNER_WORKERS=2``: with at least
@@ -74,8 +74,14 @@ from pulumi_policy import proxy as proxy_module
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import UnknownValueError, _DictProxy, _ListProxy
 
-from policies.guardrails import Guardrail, ResourceGuardrail, StackGuardrail
-from policies.pack import DEFAULT_ENFORCEMENT_LEVEL, PACK_NAME, all_policies, pack_version
+from ack_alluxio_training.policies.guardrails import Guardrail, ResourceGuardrail, StackGuardrail
+from ack_alluxio_training.policies.pack import (
+    DEFAULT_ENFORCEMENT_LEVEL,
+    PACK_DIR,
+    PACK_NAME,
+    all_policies,
+    pack_version,
+)
 
 UNKNOWN_VALUE: Final = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 SIGNATURE_KEY: Final = "4dabf18193072939515e22adb298388d"
@@ -413,7 +419,7 @@ class EngineResource:
 
     @classmethod
     def from_recorded(cls, recorded: Any) -> EngineResource:
-        """A resource as ``offline.mock_engine`` records it (``RecordedResource``)."""
+        """A resource as ``ack_alluxio_training.offline.mock_engine`` records it (``RecordedResource``)."""
         return cls(
             type=recorded.type,
             urn=recorded.urn,
@@ -479,7 +485,7 @@ def load_export(path: str | Path) -> list[EngineResource]:
 
 
 def resources_from_plan(plan: Any) -> list[EngineResource]:
-    """Resources of an ``offline.mock_engine.PlanResult`` (or any iterable of RecordedResource)."""
+    """Resources of an ``ack_alluxio_training.offline.mock_engine.PlanResult`` (or any iterable of RecordedResource)."""
     recorded = getattr(plan, "resources", plan)
     return [EngineResource.from_recorded(r) for r in recorded]
 
@@ -1564,7 +1570,7 @@ def evaluate(
 
     ``resources``: export-shaped dicts ``{type, urn, inputs, outputs?, parent?, provider?, protect?,
     dependencies?}`` (``name`` defaults to the URN's last part), :class:`EngineResource` objects, or
-    ``offline.mock_engine.RecordedResource`` objects. ``policy_config``: the parsed content of a
+    ``ack_alluxio_training.offline.mock_engine.RecordedResource`` objects. ``policy_config``: the parsed content of a
     ``--policy-pack-config`` file, or None for the pack's defaults. Raises :class:`PolicyConfigError`
     for a config the CLI would refuse and :class:`ExportError` for malformed resources.
     """
@@ -1583,13 +1589,13 @@ def evaluate_export(
 
 
 def evaluate_plan(plan: Any, policy_config: Mapping[str, Any] | None = None) -> PolicyReport:
-    """Evaluate an ``offline.mock_engine.PlanResult``."""
+    """Evaluate an ``ack_alluxio_training.offline.mock_engine.PlanResult``."""
     return evaluate(resources_from_plan(plan), policy_config)
 
 
 def environment_config_path(environment: str) -> Path:
-    """``policies/config/<environment>.json``."""
-    return Path(__file__).resolve().parent.parent / "policies" / "config" / f"{environment}.json"
+    """``policies/config/<environment>.json``, shipped inside the installed policy package."""
+    return PACK_DIR / "config" / f"{environment}.json"
 
 
 __all__ = [

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import yaml
 
-from components.settings import PROJECT, SECRET_CONFIG_KEYS
+from ack_alluxio_training.settings import PROJECT, SECRET_CONFIG_KEYS
 
 PROJECT_ROOT: Final = Path(__file__).resolve().parent.parent
 STACKS_DIR: Final = PROJECT_ROOT / "stacks"

@@ -1,20 +1,13 @@
 """Entry point the Pulumi CLI runs: construct the one PolicyPack (it serves gRPC until killed).
 
-The CLI starts this file with ``policies/`` as the working directory and ``sys.path[0]``, so the
-repository root goes on the path first and the rules are imported as ``policies.<module>``, the
-same modules the offline runner and the tests import. Nothing may import this module.
+The rules come from the installed ``ack_alluxio_training`` distribution (this repository's
+``.venv`` installs it editable; a published pack installs it from ``requirements.txt``), so the
+CLI, the offline runner and the tests evaluate the same modules. Nothing may import this module.
 """
 
-import sys
-from pathlib import Path
+from pulumi_policy import PolicyPack
 
-_ROOT = str(Path(__file__).resolve().parent.parent)
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from pulumi_policy import PolicyPack  # noqa: E402
-
-from policies.pack import DEFAULT_ENFORCEMENT_LEVEL, DESCRIPTION, PACK_NAME, all_policies  # noqa: E402
+from ack_alluxio_training.policies.pack import DEFAULT_ENFORCEMENT_LEVEL, DESCRIPTION, PACK_NAME, all_policies
 
 PolicyPack(
     name=PACK_NAME,

@@ -24,10 +24,9 @@ from pulumi_policy import (
 )
 from pulumi_policy.deserialize import serialize_properties
 
-from components import tuning
-from components.durations import DurationError, duration_seconds
-from components.quantities import QuantityError, memory_bytes
-from policies.alluxio_deployments import (
+from ack_alluxio_training import tuning
+from ack_alluxio_training.durations import DurationError, duration_seconds
+from ack_alluxio_training.policies.alluxio_deployments import (
     COMPONENTS,
     FUSE,
     MASTER,
@@ -39,8 +38,9 @@ from policies.alluxio_deployments import (
     alluxio_size_bytes,
     could_be_alluxio,
 )
-from policies.guardrails import Guardrail, ResourceGuardrail
-from policies.inputs import as_flag, as_int, as_mapping, as_text
+from ack_alluxio_training.policies.guardrails import Guardrail, ResourceGuardrail
+from ack_alluxio_training.policies.inputs import as_flag, as_int, as_mapping, as_text
+from ack_alluxio_training.quantities import QuantityError, memory_bytes
 
 SECRET_SIGNATURE_KEY: Final = "4dabf18193072939515e22adb298388d"
 ACTIVE_PROCESSOR_COUNT_FLAG: Final = "-XX:ActiveProcessorCount="
@@ -615,7 +615,7 @@ ACTIVE_PROCESSOR_COUNT = ResourceGuardrail(
     enforcement_level=EnforcementLevel.MANDATORY,
     remediation_steps=(
         "Add -XX:ActiveProcessorCount=<ceil(cpu limit)> to master/jobMaster/worker/jobWorker/fuse jvmOptions, "
-        "matching each one's resources.limits.cpu (components.tuning.jvm_cpu_options)."
+        "matching each one's resources.limits.cpu (ack_alluxio_training.tuning.jvm_cpu_options)."
     ),
     applies_to=could_be_alluxio,
     validate=_processor_count,

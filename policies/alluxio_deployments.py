@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Final, NamedTuple
 
-from components import versions
-from components.quantities import QuantityError, memory_bytes
-from policies.inputs import (
+from ack_alluxio_training import versions
+from ack_alluxio_training.policies.inputs import (
     as_flag,
     as_int,
     as_mapping,
@@ -34,6 +33,7 @@ from policies.inputs import (
     per_resource,
     string_map,
 )
+from ack_alluxio_training.quantities import QuantityError, memory_bytes
 
 HELM_RELEASE: Final = "kubernetes:helm.sh/v3:Release"
 HELM_CHART: Final = "kubernetes:helm.sh/v4:Chart"

@@ -19,10 +19,10 @@ from pulumi_policy import (
     Severity,
 )
 
-from components import tuning
-from components.conventions import DEFAULT_FUSE_NAMESPACE
-from policies.alluxio import where
-from policies.alluxio_deployments import (
+from ack_alluxio_training import tuning
+from ack_alluxio_training.conventions import DEFAULT_FUSE_NAMESPACE
+from ack_alluxio_training.policies.alluxio import where
+from ack_alluxio_training.policies.alluxio_deployments import (
     FUSE,
     AlluxioDeployment,
     alluxio_deployment,
@@ -30,9 +30,9 @@ from policies.alluxio_deployments import (
     helm_runs_embedded_fuse,
     is_fluid_runtime,
 )
-from policies.guardrails import Guardrail, ResourceGuardrail, any_of, config_value
-from policies.inputs import as_flag, as_int, as_mapping, as_sequence, as_text, dig
-from policies.workloads import is_pod_workload, namespace_of, pod_templates
+from ack_alluxio_training.policies.guardrails import Guardrail, ResourceGuardrail, any_of, config_value
+from ack_alluxio_training.policies.inputs import as_flag, as_int, as_mapping, as_sequence, as_text, dig
+from ack_alluxio_training.policies.workloads import is_pod_workload, namespace_of, pod_templates
 
 MAX_IDLE_THREADS_ENV: Final = "MAX_IDLE_THREADS"
 MAX_IDLE_THREADS_OPTION: Final = "max_idle_threads"

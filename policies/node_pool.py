@@ -21,10 +21,18 @@ from pulumi_policy import (
     Severity,
 )
 
-from components import node_images, tuning
-from components.conventions import GPUS_PER_NODE_TAG, KERNEL_VERSION_TAG
-from policies.guardrails import Guardrail, ResourceGuardrail, config_value, exact_types
-from policies.inputs import as_flag, as_int, as_mapping, as_sequence, as_text, key_value_list, string_map
+from ack_alluxio_training import node_images, tuning
+from ack_alluxio_training.conventions import GPUS_PER_NODE_TAG, KERNEL_VERSION_TAG
+from ack_alluxio_training.policies.guardrails import Guardrail, ResourceGuardrail, config_value, exact_types
+from ack_alluxio_training.policies.inputs import (
+    as_flag,
+    as_int,
+    as_mapping,
+    as_sequence,
+    as_text,
+    key_value_list,
+    string_map,
+)
 
 NODE_POOL: Final = "alicloud:cs/nodePool:NodePool"
 

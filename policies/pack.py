@@ -14,8 +14,8 @@ from typing import Final
 import yaml
 from pulumi_policy import EnforcementLevel
 
-from policies import alluxio, fuse, node_pool, stack, storage, training
-from policies.guardrails import Guardrail
+from ack_alluxio_training.policies import alluxio, fuse, node_pool, stack, storage, training
+from ack_alluxio_training.policies.guardrails import Guardrail
 
 PACK_NAME: Final = "ack-alluxio-training"
 PACK_DIR: Final = Path(__file__).resolve().parent

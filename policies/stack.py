@@ -30,17 +30,22 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from components.conventions import DATASET_SIZE_TAG, GPUS_PER_NODE_TAG, READER_THREADS_ANNOTATION, REGION_TAG
-from components.quantities import QuantityError, memory_bytes
-from policies.alluxio import where
-from policies.alluxio_deployments import WORKER, AlluxioDeployment, alluxio_deployment, could_be_alluxio
-from policies.fuse import fuse_threads
-from policies.guardrails import Guardrail, StackGuardrail, any_of, config_value, exact_types
-from policies.inputs import as_int, as_text, dig, string_map
-from policies.node_pool import NODE_POOL, NodePools
-from policies.storage import BUCKET, bucket_name
-from policies.training import is_training_type
-from policies.workloads import gpus_of, is_training_workload, pod_templates, training_containers
+from ack_alluxio_training.conventions import DATASET_SIZE_TAG, GPUS_PER_NODE_TAG, READER_THREADS_ANNOTATION, REGION_TAG
+from ack_alluxio_training.policies.alluxio import where
+from ack_alluxio_training.policies.alluxio_deployments import (
+    WORKER,
+    AlluxioDeployment,
+    alluxio_deployment,
+    could_be_alluxio,
+)
+from ack_alluxio_training.policies.fuse import fuse_threads
+from ack_alluxio_training.policies.guardrails import Guardrail, StackGuardrail, any_of, config_value, exact_types
+from ack_alluxio_training.policies.inputs import as_int, as_text, dig, string_map
+from ack_alluxio_training.policies.node_pool import NODE_POOL, NodePools
+from ack_alluxio_training.policies.storage import BUCKET, bucket_name
+from ack_alluxio_training.policies.training import is_training_type
+from ack_alluxio_training.policies.workloads import gpus_of, is_training_workload, pod_templates, training_containers
+from ack_alluxio_training.quantities import QuantityError, memory_bytes
 
 MANAGED_KUBERNETES: Final = "alicloud:cs/managedKubernetes:ManagedKubernetes"
 KUBERNETES_CLUSTER: Final = "alicloud:cs/kubernetes:Kubernetes"
@@ -215,7 +220,7 @@ FUSE_THREADS_COVER_READERS = StackGuardrail(
     enforcement_level=EnforcementLevel.MANDATORY,
     remediation_steps=(
         "Raise fuse.env.MAX_IDLE_THREADS (libfuse 2) or -o max_idle_threads (libfuse 3) to reader threads x workers "
-        "per node (components.tuning.fuse_max_idle_threads), or lower the job's reader threads."
+        "per node (ack_alluxio_training.tuning.fuse_max_idle_threads), or lower the job's reader threads."
     ),
     applies_to=any_of(exact_types(NODE_POOL), could_be_alluxio, is_training_type),
     validate=_fuse_threads_cover_readers,

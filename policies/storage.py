@@ -22,8 +22,14 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from policies.guardrails import Guardrail, ResourceGuardrail, StackGuardrail, config_value, exact_types
-from policies.inputs import as_flag, as_mapping, as_sequence, as_text, show
+from ack_alluxio_training.policies.guardrails import (
+    Guardrail,
+    ResourceGuardrail,
+    StackGuardrail,
+    config_value,
+    exact_types,
+)
+from ack_alluxio_training.policies.inputs import as_flag, as_mapping, as_sequence, as_text, show
 
 BUCKET: Final = "alicloud:oss/bucket:Bucket"
 BUCKET_ACL: Final = "alicloud:oss/bucketAcl:BucketAcl"

@@ -24,11 +24,18 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from components.conventions import DEFAULT_FUSE_MOUNT_POINT, GPU_RESOURCE
-from policies.guardrails import Guardrail, ResourceGuardrail, StackGuardrail, any_of, exact_types, kubernetes_kinds
-from policies.inputs import as_mapping, as_sequence, as_text, dig, show
-from policies.node_pool import NODE_POOL, NodePools, show_taint, tolerates
-from policies.workloads import (
+from ack_alluxio_training.conventions import DEFAULT_FUSE_MOUNT_POINT, GPU_RESOURCE
+from ack_alluxio_training.policies.guardrails import (
+    Guardrail,
+    ResourceGuardrail,
+    StackGuardrail,
+    any_of,
+    exact_types,
+    kubernetes_kinds,
+)
+from ack_alluxio_training.policies.inputs import as_mapping, as_sequence, as_text, dig, show
+from ack_alluxio_training.policies.node_pool import NODE_POOL, NodePools, show_taint, tolerates
+from ack_alluxio_training.policies.workloads import (
     TRAINING_KINDS,
     PodTemplate,
     gpus_of,

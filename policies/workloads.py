@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
-from components.conventions import GPU_RESOURCE, READER_THREADS_ANNOTATION
-from components.quantities import QuantityError, parse_quantity
-from policies.guardrails import kubernetes_kinds, parse_type
-from policies.inputs import as_mapping, as_sequence, as_text, dig, per_resource, string_map
+from ack_alluxio_training.conventions import GPU_RESOURCE, READER_THREADS_ANNOTATION
+from ack_alluxio_training.policies.guardrails import kubernetes_kinds, parse_type
+from ack_alluxio_training.policies.inputs import as_mapping, as_sequence, as_text, dig, per_resource, string_map
+from ack_alluxio_training.quantities import QuantityError, parse_quantity
 
 JOB: Final = ("batch", "Job")
 MPI_JOB: Final = ("kubeflow.org", "MPIJob")

@@ -9,13 +9,13 @@ from typing import Any
 import pulumi
 import pytest
 
-from components import alluxio_values as av
-from components import tuning, versions
-from components.alluxio_cache import AlluxioCache, alluxio_cache_args
-from components.alluxio_fuse import AlluxioFuse, alluxio_fuse_args
-from components.settings import PlatformSettings, SettingsError
-from offline.mock_engine import PlanResult, RecordedResource, run_program
-from offline.stack_config import config_from_mapping
+from ack_alluxio_training import alluxio_values as av
+from ack_alluxio_training import tuning, versions
+from ack_alluxio_training.alluxio_cache import AlluxioCache, alluxio_cache_args
+from ack_alluxio_training.alluxio_fuse import AlluxioFuse, alluxio_fuse_args
+from ack_alluxio_training.offline.mock_engine import PlanResult, RecordedResource, run_program
+from ack_alluxio_training.offline.stack_config import config_from_mapping
+from ack_alluxio_training.settings import PlatformSettings, SettingsError
 from tests.test_alluxio_cache import StandInBucket, StandInNodePool, access_key
 from tests.test_alluxio_values import (
     DEV,

@@ -16,12 +16,12 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components import alluxio_property_keys as keys
-from components import alluxio_values as av
-from components import tuning, versions
-from components.durations import duration_seconds
-from components.quantities import memory_bytes, whole_cpus_rounded_up
-from components.settings import PlatformSettings
+from ack_alluxio_training import alluxio_property_keys as keys
+from ack_alluxio_training import alluxio_values as av
+from ack_alluxio_training import tuning, versions
+from ack_alluxio_training.durations import duration_seconds
+from ack_alluxio_training.quantities import memory_bytes, whole_cpus_rounded_up
+from ack_alluxio_training.settings import PlatformSettings
 
 REFERENCE = Path("/work/shared/reference/alluxio")
 K8S_VERSION = ".".join(versions.ACK_KUBERNETES_VERSION.split(".")[:2]) + ".0"

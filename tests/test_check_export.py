@@ -1,4 +1,4 @@
-"""``python -m offline.check_export EXPORT [POLICY_CONFIG]``: report, exit codes, messages."""
+"""``python -m ack_alluxio_training.offline.check_export EXPORT [POLICY_CONFIG]``: report, exit codes, messages."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from offline.check_export import EXIT_BAD_INPUT, EXIT_MANDATORY_VIOLATIONS, EXIT_PASSED, main
-from offline.policy_runner import environment_config_path
+from ack_alluxio_training.offline.check_export import EXIT_BAD_INPUT, EXIT_MANDATORY_VIOLATIONS, EXIT_PASSED, main
+from ack_alluxio_training.offline.policy_runner import environment_config_path
 from tests.fixtures.policies.examples import FIXTURES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +96,7 @@ def test_missing_files_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 def test_runs_as_a_module() -> None:
-    result = subprocess.run([sys.executable, "-m", "offline.check_export", MISCONFIGURED, PROD],
+    result = subprocess.run([sys.executable, "-m", "ack_alluxio_training.offline.check_export", MISCONFIGURED, PROD],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == EXIT_MANDATORY_VIOLATIONS
     assert "MANDATORY oss-bucket-private [critical]" in result.stdout
@@ -104,7 +104,7 @@ def test_runs_as_a_module() -> None:
 
 def test_an_internal_error_is_not_reported_as_violations(monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    import offline.check_export as check_export
+    import ack_alluxio_training.offline.check_export as check_export
 
     def broken(*_: object) -> None:
         raise RuntimeError("boom")

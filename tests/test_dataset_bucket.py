@@ -13,12 +13,23 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components import ram_policy
-from components.conventions import DATASET_SIZE_TAG, REGION_TAG
-from components.dataset_bucket import DatasetBucket, DatasetBucketArgs, dataset_bucket_args, ufs_uri
-from components.settings import PROJECT, SettingsError, settings_from_config
-from offline.mock_engine import SECRET_SIG, PlanResult, RecordedResource, redact_secrets, run_program
-from offline.stack_config import OFFLINE_SECRET_PLACEHOLDER, STACKS_DIR, StackConfig, config_from_mapping
+from ack_alluxio_training import ram_policy
+from ack_alluxio_training.conventions import DATASET_SIZE_TAG, REGION_TAG
+from ack_alluxio_training.dataset_bucket import DatasetBucket, DatasetBucketArgs, dataset_bucket_args, ufs_uri
+from ack_alluxio_training.offline.mock_engine import (
+    SECRET_SIG,
+    PlanResult,
+    RecordedResource,
+    redact_secrets,
+    run_program,
+)
+from ack_alluxio_training.offline.stack_config import (
+    OFFLINE_SECRET_PLACEHOLDER,
+    STACKS_DIR,
+    StackConfig,
+    config_from_mapping,
+)
+from ack_alluxio_training.settings import PROJECT, SettingsError, settings_from_config
 
 BUCKET = "alicloud:oss/bucket:Bucket"
 ACL = "alicloud:oss/bucketAcl:BucketAcl"

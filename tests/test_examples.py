@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import runpy
 
-from offline.mock_engine import SECRET_SIG, PlanResult, run_program
-from offline.stack_config import PROJECT_ROOT, config_from_mapping
+from ack_alluxio_training.offline.mock_engine import SECRET_SIG, PlanResult, run_program
+from ack_alluxio_training.offline.stack_config import PROJECT_ROOT, config_from_mapping
 
 EXAMPLES = PROJECT_ROOT / "examples"
 

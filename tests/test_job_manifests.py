@@ -20,11 +20,17 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components import job_manifests as jm
-from components.conventions import READER_THREADS_ANNOTATION
-from components.quantities import memory_bytes
-from components.settings import PROJECT, PlatformSettings, SettingsError, TrainingJobSettings, settings_from_config
-from offline.stack_config import available_stacks, config_from_mapping, load_stack_config
+from ack_alluxio_training import job_manifests as jm
+from ack_alluxio_training.conventions import READER_THREADS_ANNOTATION
+from ack_alluxio_training.offline.stack_config import available_stacks, config_from_mapping, load_stack_config
+from ack_alluxio_training.quantities import memory_bytes
+from ack_alluxio_training.settings import (
+    PROJECT,
+    PlatformSettings,
+    SettingsError,
+    TrainingJobSettings,
+    settings_from_config,
+)
 
 KUBERNETES_VERSION = "1.33"
 MOUNT_POINT = "/mnt/alluxio-fuse"

@@ -7,9 +7,9 @@ import json
 import pulumi
 import pulumi_kubernetes as k8s
 
-from offline.export import stack_export
-from offline.mock_engine import SECRET_SIG, run_program
-from offline.stack_config import config_from_mapping
+from ack_alluxio_training.offline.export import stack_export
+from ack_alluxio_training.offline.mock_engine import SECRET_SIG, run_program
+from ack_alluxio_training.offline.stack_config import config_from_mapping
 
 
 def _program() -> None:

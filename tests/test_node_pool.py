@@ -10,12 +10,18 @@ import pulumi
 import pytest
 import yaml
 
-from components import scheduling
-from components.conventions import GPUS_PER_NODE_TAG, KERNEL_VERSION_TAG, REGION_TAG
-from components.node_pool import GpuNodePool, GpuNodePoolArgs, gpu_node_pool_args
-from components.settings import PROJECT, SettingsError, settings_from_config
-from offline.mock_engine import MOCK_KUBECONFIG, SECRET_SIG, PlanResult, RecordedResource, run_program
-from offline.stack_config import STACKS_DIR, StackConfig, config_from_mapping
+from ack_alluxio_training import scheduling
+from ack_alluxio_training.conventions import GPUS_PER_NODE_TAG, KERNEL_VERSION_TAG, REGION_TAG
+from ack_alluxio_training.node_pool import GpuNodePool, GpuNodePoolArgs, gpu_node_pool_args
+from ack_alluxio_training.offline.mock_engine import (
+    MOCK_KUBECONFIG,
+    SECRET_SIG,
+    PlanResult,
+    RecordedResource,
+    run_program,
+)
+from ack_alluxio_training.offline.stack_config import STACKS_DIR, StackConfig, config_from_mapping
+from ack_alluxio_training.settings import PROJECT, SettingsError, settings_from_config
 
 NODE_POOL = "alicloud:cs/nodePool:NodePool"
 CLUSTER = "alicloud:cs/managedKubernetes:ManagedKubernetes"
@@ -356,7 +362,7 @@ def test_custom_image_declares_its_kernel() -> None:
 
 
 def test_nodes_prepare_the_cache_directory_for_the_alluxio_user() -> None:
-    from components.node_pool import cache_directory_user_data
+    from ack_alluxio_training.node_pool import cache_directory_user_data
 
     script = base64.b64decode(cache_directory_user_data("/dev/shm/alluxio-cache")).decode()
     assert "d /dev/shm/alluxio-cache 0750 1000 1000 -" in script

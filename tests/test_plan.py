@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from offline.mock_engine import PlanResult, run_program
-from offline.plan import main as plan_main
-from offline.stack_config import PROJECT_ROOT, STACKS_DIR, load_stack_config
+from ack_alluxio_training.offline.mock_engine import PlanResult, run_program
+from ack_alluxio_training.offline.plan import main as plan_main
+from ack_alluxio_training.offline.stack_config import PROJECT_ROOT, STACKS_DIR, load_stack_config
 from tests.test_settings import BAD_CASES, with_change
 
 BAD_IDS = [case[0] for case in BAD_CASES]
@@ -136,7 +136,7 @@ def test_every_bad_config_exits_2_through_make_plan(
 
 
 def test_prod_tree_shows_the_studys_shape() -> None:
-    from offline.plan_tree import render_tree
+    from ack_alluxio_training.offline.plan_tree import render_tree
 
     tree = render_tree(run_program(load_stack_config("prod")), "ack-alluxio-training-prod")
     assert "4 nodes x ecs.gn6v-c8g1.16xlarge, 8 GPUs each, image AliyunLinux3, cpu manager static" in tree

@@ -11,10 +11,10 @@ import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
-from offline.mock_engine import run_program
-from offline.plan import main as plan_main
-from offline.policy_runner import environment_config_path, evaluate_plan, load_policy_config
-from offline.stack_config import STACKS_DIR, config_from_mapping, load_stack_config
+from ack_alluxio_training.offline.mock_engine import run_program
+from ack_alluxio_training.offline.plan import main as plan_main
+from ack_alluxio_training.offline.policy_runner import environment_config_path, evaluate_plan, load_policy_config
+from ack_alluxio_training.offline.stack_config import STACKS_DIR, config_from_mapping, load_stack_config
 
 PROD_POLICY = load_policy_config(environment_config_path("prod"))
 

@@ -17,8 +17,8 @@ import yaml
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from components import tuning
-from offline.policy_runner import (
+from ack_alluxio_training import tuning
+from ack_alluxio_training.offline.policy_runner import (
     PolicyInfo,
     environment_config_path,
     evaluate,
@@ -26,8 +26,8 @@ from offline.policy_runner import (
     pack_info,
     resolve_policy_config,
 )
-from policies.guardrails import ResourceGuardrail, StackGuardrail
-from policies.pack import PACK_DIR, PACK_NAME, all_policies, pack_version
+from ack_alluxio_training.policies.guardrails import ResourceGuardrail, StackGuardrail
+from ack_alluxio_training.policies.pack import PACK_DIR, PACK_NAME, all_policies, pack_version
 from tests.fixtures.policies.examples import resources
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,8 +124,12 @@ def test_pulumi_policy_yaml() -> None:
 def test_main_only_constructs_the_pack() -> None:
     source = (PACK_DIR / "__main__.py").read_text()
     assert source.count("PolicyPack(") == 1
-    assert "Path(__file__).resolve().parent.parent" in source
-    importing = re.compile(r"^\s*(from\s+policies(\.__main__|\s+import\s+__main__)|import\s+policies\.__main__)", re.M)
+    assert "sys.path" not in source, "the pack imports the installed package, not a path hack"
+    importing = re.compile(
+        r"^\s*(from\s+ack_alluxio_training\.policies(\.__main__|\s+import\s+__main__)"
+        r"|import\s+ack_alluxio_training\.policies\.__main__)",
+        re.M,
+    )
     for path in [*PACK_DIR.glob("*.py"), *(ROOT / "offline").glob("*.py"), *(ROOT / "tests").glob("*.py")]:
         if path.name == "__main__.py":
             continue

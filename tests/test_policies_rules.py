@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from offline.policy_runner import evaluate, pack_info
+from ack_alluxio_training.offline.policy_runner import evaluate, pack_info
 from tests.fixtures.policies.examples import case_resources, cases
 
 CASES = cases()

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from policies.alluxio import jvm_size_bytes
-from policies.alluxio_deployments import (
+from ack_alluxio_training.policies.alluxio import jvm_size_bytes
+from ack_alluxio_training.policies.alluxio_deployments import (
     FUSE,
     JOB_WORKER,
     MASTER,
@@ -22,8 +22,8 @@ from policies.alluxio_deployments import (
     is_alluxio_chart,
     mount_options_in_args,
 )
-from policies.inputs import as_flag, as_int, as_text, key_value_list, per_resource
-from policies.workloads import is_training_workload, pod_templates, training_containers
+from ack_alluxio_training.policies.inputs import as_flag, as_int, as_text, key_value_list, per_resource
+from ack_alluxio_training.policies.workloads import is_training_workload, pod_templates, training_containers
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 

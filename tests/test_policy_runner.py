@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
-from offline.policy_runner import (
+from ack_alluxio_training.offline.policy_runner import (
     UNKNOWN_VALUE,
     EngineResource,
     ExportError,
@@ -26,7 +26,7 @@ from offline.policy_runner import (
     resolve_policy_config,
     resources_from_export,
 )
-from policies.pack import DEFAULT_ENFORCEMENT_LEVEL, PACK_NAME, all_policies, pack_version
+from ack_alluxio_training.policies.pack import DEFAULT_ENFORCEMENT_LEVEL, PACK_NAME, all_policies, pack_version
 from tests.fixtures.policies.examples import FIXTURES, apply_patches, export, resources
 
 SECRET_KEY = "4dabf18193072939515e22adb298388d"
@@ -248,9 +248,9 @@ def test_resources_recorded_by_the_mock_engine() -> None:
     import pulumi_alicloud as alicloud
     import pulumi_kubernetes as k8s
 
-    from offline.mock_engine import run_program
-    from offline.policy_runner import evaluate_plan, export_shape, resources_from_plan
-    from offline.stack_config import StackConfig
+    from ack_alluxio_training.offline.mock_engine import run_program
+    from ack_alluxio_training.offline.policy_runner import evaluate_plan, export_shape, resources_from_plan
+    from ack_alluxio_training.offline.stack_config import StackConfig
 
     def program() -> None:
         alicloud.oss.Bucket("data", bucket="imagenet-dev", tags={"ack-alluxio-training/region": "cn-beijing"},
@@ -315,7 +315,7 @@ def test_no_rule_crashes_on_arbitrary_inputs(values: Any, spec: Any, pool: Any, 
 
 
 def test_evaluate_export_takes_documents_or_paths() -> None:
-    from offline.policy_runner import environment_config_path, evaluate_export
+    from ack_alluxio_training.offline.policy_runner import environment_config_path, evaluate_export
 
     by_path = evaluate_export(FIXTURES / "misconfigured-stack.json", environment_config_path("prod"))
     by_document = evaluate_export(export("misconfigured-stack.json"), {"all": "mandatory"})

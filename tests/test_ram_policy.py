@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components import ram_policy
+from ack_alluxio_training import ram_policy
 
 BUCKET = "acme-prod-imagenet"
 

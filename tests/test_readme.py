@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from offline.config_reference import BEGIN, END, render
-from offline.stack_config import PROJECT_ROOT
+from ack_alluxio_training.offline.config_reference import BEGIN, END, render
+from ack_alluxio_training.offline.stack_config import PROJECT_ROOT
 
 
 def test_config_reference_is_current() -> None:
     text = (PROJECT_ROOT / "README.md").read_text()
     section = text[text.index(BEGIN) : text.index(END) + len(END)]
-    assert section == render(), "README.md is stale: run python -m offline.config_reference --write"
+    assert section == render(), "README.md is stale: run make config-reference"
 
 
 def test_every_settings_key_is_documented() -> None:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.settings import PROJECT, PlatformSettings, SettingsError, settings_from_config
-from offline.stack_config import STACKS_DIR, config_from_mapping, load_stack_config
+from ack_alluxio_training.offline.stack_config import STACKS_DIR, config_from_mapping, load_stack_config
+from ack_alluxio_training.settings import PROJECT, PlatformSettings, SettingsError, settings_from_config
 
 
 def stack_document(stack: str) -> dict[str, Any]:

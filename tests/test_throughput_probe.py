@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from components.job_scripts import SCRIPT_NAMES, script_sources
-from components.job_scripts import throughput_probe as probe
-from components.job_scripts import with_tf_cluster_flags as tf_flags
+from ack_alluxio_training.job_scripts import SCRIPT_NAMES, script_sources
+from ack_alluxio_training.job_scripts import throughput_probe as probe
+from ack_alluxio_training.job_scripts import with_tf_cluster_flags as tf_flags
 
 SCRIPTS_DIR = Path(probe.__file__).resolve().parent
 

@@ -14,12 +14,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from components import job_manifests as jm
-from components.job_scripts import script_sources
-from components.settings import PlatformSettings
-from components.training_job import TYPE_TOKEN, TrainingJob, TrainingJobArgs, training_job_args
-from offline.mock_engine import PlanResult, RecordedResource, run_program
-from offline.stack_config import config_from_mapping
+from ack_alluxio_training import job_manifests as jm
+from ack_alluxio_training.job_scripts import script_sources
+from ack_alluxio_training.offline.mock_engine import PlanResult, RecordedResource, run_program
+from ack_alluxio_training.offline.stack_config import config_from_mapping
+from ack_alluxio_training.settings import PlatformSettings
+from ack_alluxio_training.training_job import TYPE_TOKEN, TrainingJob, TrainingJobArgs, training_job_args
 from tests.test_job_manifests import (
     KUBERNETES_VERSION,
     MOUNT_POINT,

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components import tuning
-from components.durations import duration_seconds
-from components.quantities import memory_bytes
+from ack_alluxio_training import tuning
+from ack_alluxio_training.durations import duration_seconds
+from ack_alluxio_training.quantities import memory_bytes
 
 GIB = 2**30
 MIB = 2**20

@@ -6,7 +6,7 @@ can flow in; the key pair comes back as Pulumi secrets.
 
 import pulumi
 
-from components.dataset_bucket import DatasetBucket
+from ack_alluxio_training.dataset_bucket import DatasetBucket
 
 bucket = DatasetBucket(
     "laion-subset",

@@ -6,8 +6,8 @@ tuning value not given here is the study's default.
 
 import pulumi
 
-from components.platform import TrainingPlatform, export_platform_outputs
-from components.settings import PlatformSettings
+from ack_alluxio_training.platform import TrainingPlatform, export_platform_outputs
+from ack_alluxio_training.settings import PlatformSettings
 
 settings = PlatformSettings.model_validate(
     {
