@@ -80,6 +80,8 @@ class TrainingJobArgs(TypedDict, total=False):
     """nodeSelector of the GPU pool, put on every pod."""
     tolerations: pulumi.Input[Sequence[Mapping[str, Any]]]
     """Tolerations of the GPU pool's taints (Kubernetes Toleration objects), put on every pod."""
+    probe_pushgateway_url: pulumi.Input[str] | None
+    """Probe mode: a Pushgateway the probe also pushes its result to, for Prometheus."""
 
 
 class FuseMount(Protocol):
