@@ -467,5 +467,5 @@ def test_a_bad_pushgateway_url_is_refused_naming_the_key(url: str) -> None:
     document = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
     raw = {**document["config"], "ack-alluxio-training:monitoring": {"probePushgatewayUrl": url}}
     config = config_from_mapping("dev", raw)
-    with pytest.raises(SettingsError, match="monitoring.probePushgatewayUrl"):
+    with pytest.raises(SettingsError, match=r"monitoring\.probePushgatewayUrl"):
         settings_from_config(config.values, config.secret_keys)
