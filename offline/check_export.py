@@ -1,7 +1,7 @@
 """``ack-alluxio-check-export EXPORT [POLICY_CONFIG]``: the policy gate for any stack's export.
 
 Reads a ``pulumi stack export`` file, evaluates the policy pack on it with pulumi-policy's own
-analyzer (``ack_alluxio_training.offline.policy_runner``) and prints the report. Exit codes: 0 no mandatory violation,
+policies (``ack_alluxio_training.offline.policy_runner``) and prints the report. Exit codes: 0 no mandatory violation,
 1 mandatory violations, 2 unreadable export, invalid policy config or an internal error (the message
 says which).
 """
