@@ -1,9 +1,9 @@
 """``ack-alluxio-check-export EXPORT [POLICY_CONFIG]``: the policy gate for any stack's export.
 
 Reads a ``pulumi stack export`` file, evaluates the policy pack on it with pulumi-policy's own
-policies (``ack_alluxio_training.offline.policy_runner``) and prints the report. Exit codes: 0 no mandatory violation,
-1 mandatory violations, 2 unreadable export, invalid policy config or an internal error (the message
-says which).
+analyzer (``ack_alluxio_training.offline.policy_runner``) and prints the report. Exit codes: 0 no
+mandatory violation, 1 mandatory violations, 2 a file that is not a stack export with resources (see
+``export_file``) or an invalid policy config, 3 an internal error (the message says which).
 """
 
 from __future__ import annotations
@@ -13,17 +13,18 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from ack_alluxio_training.offline.export_file import DEFAULT_MAX_BYTES, load_stack_export
 from ack_alluxio_training.offline.policy_runner import (
     ExportError,
     PolicyConfigError,
     evaluate,
-    load_export,
     load_policy_config,
 )
 
 EXIT_PASSED = 0
 EXIT_MANDATORY_VIOLATIONS = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL_ERROR = 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("export", help="file written by `pulumi stack export`")
     parser.add_argument("policy_config", nargs="?", help="policy config JSON (as for --policy-pack-config)")
+    parser.add_argument("--max-mib", type=int, default=DEFAULT_MAX_BYTES // 2**20,
+                        help="refuse exports larger than this many MiB (default %(default)s)")
     return parser
 
 
@@ -45,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT if stop.code else EXIT_PASSED
     try:
         config = load_policy_config(args.policy_config) if args.policy_config else None
-        resources = load_export(args.export)
+        resources = load_stack_export(args.export, args.max_mib * 2**20)
         report = evaluate(resources, config)
     except PolicyConfigError as error:
         print(f"check-export: {error}", file=sys.stderr)
@@ -56,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:  # a failure that is not a verdict must not read as "violations" (exit 1)
         traceback.print_exc()
         print("check-export: internal error while evaluating the policy pack (see the traceback)", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return EXIT_INTERNAL_ERROR
     print(report.render())
     if not report.passed:
         print(f"check-export: exit {EXIT_MANDATORY_VIOLATIONS} (mandatory violations)", file=sys.stderr)

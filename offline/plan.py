@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
+from ack_alluxio_training.offline import chart_render
 from ack_alluxio_training.offline.export import stack_export, write_plan_files
 from ack_alluxio_training.offline.mock_engine import PlanResult, run_program
 from ack_alluxio_training.offline.plan_tree import render_tree
@@ -41,14 +41,27 @@ def policy_config_path(config: StackConfig) -> Path:
     return PROJECT_ROOT / "policies" / "config" / f"{settings.environment}.json"
 
 
+def _write_rendered(result: PlanResult, out_dir: Path, chart: Path | None) -> list[Path]:
+    """``rendered/``: the releases as Helm renders them, or one line saying why not."""
+    try:
+        releases = chart_render.render_plan(result, chart)
+    except chart_render.RenderUnavailableError as exc:
+        print(f"\nrendered/: skipped: {exc}")
+        return []
+    print(f"\n{chart_render.describe(releases)}")
+    return chart_render.write_rendered(releases, out_dir)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="plan", description=__doc__)
     parser.add_argument("--stack", default="dev")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default build/plan/<stack>)")
     parser.add_argument("--no-policy", action="store_true", help="skip the policy pack")
     parser.add_argument("--stacks-dir", type=Path, default=STACKS_DIR, help="folder of Pulumi.<stack>.yaml files")
+    parser.add_argument("--chart", type=Path, default=None,
+                        help=f"alluxio chart (directory or .tgz) to render the releases with "
+                             f"(default: ${chart_render.CHART_ENV}, else the reference copy beside the repository)")
     args = parser.parse_args(argv)
-    started = time.perf_counter()
     try:
         config = load_stack_config(args.stack, args.stacks_dir)
         result = plan_stack(config)
@@ -61,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.out or PROJECT_ROOT / "build" / "plan" / args.stack
     written = write_plan_files(result, out_dir)
     print(render_tree(result, f"ack-alluxio-training-{args.stack}"))
-    print(f"\nWrote {len(written)} files to {out_dir} in {time.perf_counter() - started:.2f} s")
+    written += _write_rendered(result, out_dir, args.chart)
+    # No timing here: the printed plan is compared run to run (speed is measured by `make bench`).
+    print(f"\nWrote {len(written)} files to {out_dir}")
     if args.no_policy:
         return EXIT_OK
     from ack_alluxio_training.offline.policy_runner import PolicyConfigError, evaluate_export
