@@ -2,17 +2,17 @@
 
 Reads a ``pulumi stack export`` file, evaluates the policy pack on it with pulumi-policy's own
 analyzer (``ack_alluxio_training.offline.policy_runner``) and prints the report. Exit codes: 0 no mandatory violation,
-1 mandatory violations, 2 unreadable export, invalid policy config or an internal error (the message
-says which).
+1 mandatory violations, 2 unreadable export or invalid policy config, 3 an internal error (one line
+saying where to report it, never a traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import traceback
 from collections.abc import Sequence
 
+from ack_alluxio_training.offline.cli_errors import EXIT_INTERNAL_ERROR, internal_error_line
 from ack_alluxio_training.offline.policy_runner import (
     ExportError,
     PolicyConfigError,
@@ -53,10 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ExportError as error:
         print(f"check-export: cannot read the export: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except Exception:  # a failure that is not a verdict must not read as "violations" (exit 1)
-        traceback.print_exc()
-        print("check-export: internal error while evaluating the policy pack (see the traceback)", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except Exception as error:  # a failure that is not a verdict must not read as "violations" (exit 1)
+        print(internal_error_line("check-export", error), file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
     print(report.render())
     if not report.passed:
         print(f"check-export: exit {EXIT_MANDATORY_VIOLATIONS} (mandatory violations)", file=sys.stderr)
