@@ -1,9 +1,10 @@
 """``ack-alluxio-check-export EXPORT [POLICY_CONFIG]``: the policy gate for any stack's export.
 
 Reads a ``pulumi stack export`` file, evaluates the policy pack on it with pulumi-policy's own
-analyzer (``ack_alluxio_training.offline.policy_runner``) and prints the report. Exit codes: 0 no mandatory violation,
-1 mandatory violations, 2 unreadable export or invalid policy config, 3 an internal error (one line
-saying where to report it, never a traceback).
+analyzer (``ack_alluxio_training.offline.policy_runner``) and prints the report. Exit codes: 0 no
+mandatory violation, 1 mandatory violations, 2 a file that is not a stack export with resources (see
+``export_file``) or an invalid policy config, 3 an internal error (one line saying where to report
+it, never a traceback).
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ack_alluxio_training.offline.cli_errors import EXIT_INTERNAL_ERROR, internal_error_line
+from ack_alluxio_training.offline.cli_errors import EXIT_INTERNAL_ERROR as EXIT_INTERNAL_ERROR
+from ack_alluxio_training.offline.cli_errors import internal_error_line
+from ack_alluxio_training.offline.export_file import DEFAULT_MAX_BYTES, load_stack_export
 from ack_alluxio_training.offline.policy_runner import (
     ExportError,
     PolicyConfigError,
     evaluate,
-    load_export,
     load_policy_config,
 )
 
@@ -33,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("export", help="file written by `pulumi stack export`")
     parser.add_argument("policy_config", nargs="?", help="policy config JSON (as for --policy-pack-config)")
+    parser.add_argument("--max-mib", type=int, default=DEFAULT_MAX_BYTES // 2**20,
+                        help="refuse exports larger than this many MiB (default %(default)s)")
     return parser
 
 
@@ -45,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT if stop.code else EXIT_PASSED
     try:
         config = load_policy_config(args.policy_config) if args.policy_config else None
-        resources = load_export(args.export)
+        resources = load_stack_export(args.export, args.max_mib * 2**20)
         report = evaluate(resources, config)
     except PolicyConfigError as error:
         print(f"check-export: {error}", file=sys.stderr)

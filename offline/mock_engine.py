@@ -26,6 +26,7 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from ack_alluxio_training.offline.canonical_order import dependency_order, sorted_keys
 from ack_alluxio_training.offline.stack_config import PROJECT_ROOT, StackConfig
 from ack_alluxio_training.settings import PROJECT
 
@@ -222,7 +223,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
-        raw = integral_numbers(json_format.MessageToDict(request.object, preserving_proto_field_name=True))
+        # Sorted keys and lists: a Struct map's order and the order of dependencies carry no meaning.
+        raw = sorted_keys(integral_numbers(json_format.MessageToDict(request.object, preserving_proto_field_name=True)))
         registration = self.resources.get(response.urn)
         self.recorded[response.urn] = RecordedResource(
             urn=response.urn,
@@ -234,17 +236,17 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete),
             delete_before_replace=bool(request.deleteBeforeReplace),
-            dependencies=list(request.dependencies),
+            dependencies=sorted(request.dependencies),
             ignore_changes=list(request.ignoreChanges),
             additional_secret_outputs=list(request.additionalSecretOutputs),
             raw_inputs=raw,
             id=response.id,
-            outputs=dict(registration.state) if registration else {},
+            outputs=sorted_keys(dict(registration.state)) if registration else {},
         )
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
-        self.component_outputs[request.urn] = integral_numbers(json_format.MessageToDict(request.outputs))
+        self.component_outputs[request.urn] = sorted_keys(integral_numbers(json_format.MessageToDict(request.outputs)))
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
@@ -322,4 +324,6 @@ def run_program(
 
     with _program_path():
         _sync_await(run_pulumi_func(lambda: _sync_await(body())))
-    return PlanResult(stack=config.stack, resources=list(monitor.recorded.values()), outputs=outputs)
+    # Registration order depends on asyncio scheduling: put the plan in one order (canonical_order).
+    resources = dependency_order(monitor.recorded.values())
+    return PlanResult(stack=config.stack, resources=resources, outputs=sorted_keys(outputs))

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from ack_alluxio_training.offline.check_export import EXIT_BAD_INPUT, EXIT_MANDATORY_VIOLATIONS, EXIT_PASSED, main
+from ack_alluxio_training.offline.check_export import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL_ERROR,
+    EXIT_MANDATORY_VIOLATIONS,
+    EXIT_PASSED,
+    main,
+)
 from ack_alluxio_training.offline.policy_runner import environment_config_path
 from tests.fixtures.policies.examples import FIXTURES
 
@@ -79,12 +85,76 @@ def test_invalid_policy_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
     assert captured.out == ""
 
 
-@pytest.mark.parametrize("content", ["{", "[1, 2]", "{\"deployment\": {\"resources\": {}}}"])
-def test_unreadable_export_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str) -> None:
+STACK_ONLY = {"version": 3, "deployment": {"resources": [
+    {"urn": "urn:pulumi:prod::p::pulumi:pulumi:Stack::p-prod", "type": "pulumi:pulumi:Stack", "outputs": {}}]}}
+STACK_AND_PROVIDER = {"version": 3, "deployment": {"resources": [
+    *STACK_ONLY["deployment"]["resources"],  # type: ignore[index]
+    {"urn": "urn:pulumi:prod::p::pulumi:providers:kubernetes::k8s", "type": "pulumi:providers:kubernetes"}]}}
+
+
+@pytest.mark.parametrize(
+    ("content", "found"),
+    [
+        ("{", "is not JSON"),
+        ("not json at all", "is not JSON"),
+        ("{}", "is an empty JSON object"),
+        ("[]", "is a JSON array of 0 item(s)"),
+        ("[1, 2]", "is a JSON array of 2 item(s)"),
+        ('"export"', "is a JSON str"),
+        (json.dumps({"steps": [{"op": "create", "urn": "urn:pulumi:a::b::c::d"}], "changeSummary": {"create": 1}}),
+         "looks like `pulumi preview --json` output"),
+        (json.dumps({"resources": [{"urn": "u", "type": "t"}]}), "has 'resources' at the top level"),
+        (json.dumps({"version": 3, "checkpoint": {}}), "has no 'deployment' object (top-level keys: checkpoint"),
+        (json.dumps({"version": 3, "deployment": {"manifest": {}}}), "has a deployment without resources"),
+        (json.dumps({"version": 3, "deployment": {"resources": {}}}), "deployment.resources of type dict"),
+        (json.dumps({"version": 99, "deployment": {"resources": []}}), "has version 99"),
+        (json.dumps({"version": 3, "deployment": {"resources": []}}), "holds only nothing (0 entries)"),
+        (json.dumps(STACK_ONLY), "holds only pulumi:pulumi:Stack (1 entries): there is nothing"),
+        (json.dumps(STACK_AND_PROVIDER), "holds only pulumi:providers:kubernetes, pulumi:pulumi:Stack (2 entries)"),
+        (json.dumps({"version": 3, "deployment": {"resources": [{"urn": 1}]}}), "needs a string 'type' and 'urn'"),
+    ],
+)
+def test_anything_but_a_deployed_stack_export_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       content: str, found: str) -> None:
     path = tmp_path / "export.json"
     path.write_text(content)
+    assert main([str(path), PROD]) == EXIT_BAD_INPUT
+    captured = capsys.readouterr()
+    assert "cannot read the export" in captured.err and found in captured.err
+    assert captured.out == ""  # no report, in particular no "PASSED"
+
+
+def test_a_refusal_says_what_was_expected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "export.json"
+    path.write_text("{}")
     assert main([str(path)]) == EXIT_BAD_INPUT
-    assert "cannot read the export" in capsys.readouterr().err
+    assert "expected the output of `pulumi stack export`" in capsys.readouterr().err
+
+
+def test_a_directory_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path)]) == EXIT_BAD_INPUT
+    assert "is a directory" in capsys.readouterr().err
+
+
+def test_binary_content_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "export.json"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    assert main([str(path)]) == EXIT_BAD_INPUT
+    assert "is not UTF-8 text" in capsys.readouterr().err
+
+
+def test_a_file_above_the_size_limit_exits_2_without_being_read(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "export.json"
+    with path.open("wb") as handle:  # sparse: 2 MiB on paper, nothing on disk
+        handle.truncate(2 * 2**20 + 1)
+    assert main([str(path), "--max-mib", "2"]) == EXIT_BAD_INPUT
+    assert "above the 2 MiB limit" in capsys.readouterr().err
+
+
+def test_the_size_limit_lets_a_real_export_through(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([GOOD, PROD, "--max-mib", "1"]) == EXIT_PASSED
+    assert "PASSED" in capsys.readouterr().out
 
 
 def test_missing_files_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -110,7 +180,7 @@ def test_an_internal_error_is_not_reported_as_violations(monkeypatch: pytest.Mon
         raise RuntimeError("boom")
 
     monkeypatch.setattr(check_export, "evaluate", broken)
-    assert main([GOOD]) == 3
+    assert main([GOOD]) == EXIT_INTERNAL_ERROR
     error = capsys.readouterr().err
     assert "check-export: exit 3: internal error (RuntimeError: boom)" in error and "report it" in error
     assert "Traceback" not in error and len(error.strip().splitlines()) == 1

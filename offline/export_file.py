@@ -1,0 +1,110 @@
+"""Read the file handed to ``check-export`` strictly: a ``pulumi stack export`` with resources, or a refusal.
+
+A CI gate that is given the wrong file must fail, not pass: an empty object, a bare list, the output
+of ``pulumi preview --json`` or the export of a stack that was never deployed all carry no resource
+the pack could check, and "0 resources checked ... PASSED" would read as a green light. Each
+refusal says what was found and what was expected, so the caller can fix the pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from ack_alluxio_training.offline.policy_runner import EngineResource, ExportError, resources_from_export
+
+#: Largest export read (bytes). A real export of thousands of resources is tens of MB; a file far
+#: beyond this is not an export, and reading it whole would exhaust a CI runner's memory first.
+DEFAULT_MAX_BYTES: Final = 512 * 2**20
+#: Pulumi's checkpoint/deployment versions ``pulumi stack export`` writes (3 since Pulumi 3).
+KNOWN_VERSIONS: Final = (1, 2, 3)
+#: Resources that every stack has; a deployment with nothing else deploys nothing.
+STACK_TYPE: Final = "pulumi:pulumi:Stack"
+PROVIDER_TYPE_PREFIX: Final = "pulumi:providers:"
+
+EXPECTED: Final = (
+    'expected the output of `pulumi stack export`: {"version": 3, "deployment": {"resources": [...]}} '
+    "from a deployed stack"
+)
+
+
+def _refuse(path: str | Path, found: str) -> ExportError:
+    return ExportError(f"{path}: {found}; {EXPECTED}")
+
+
+def read_text(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    """The file's text, refusing a directory, a file above ``max_bytes`` and text that is not UTF-8."""
+    file = Path(path)
+    if file.is_dir():
+        raise _refuse(path, "is a directory")
+    try:
+        size = file.stat().st_size
+        if size > max_bytes:
+            raise _refuse(path, f"is {size / 2**20:.0f} MiB, above the {max_bytes / 2**20:.0f} MiB limit")
+        data = file.read_bytes()
+    except OSError as error:
+        raise ExportError(f"{path}: cannot read ({error.strerror or error})") from error
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _refuse(path, f"is not UTF-8 text (byte {error.start})") from error
+
+
+def _describe_other(document: Any) -> str:
+    """What a JSON document that is not a stack export looks like, in words."""
+    if isinstance(document, list):
+        return f"is a JSON array of {len(document)} item(s), not a stack export object"
+    if not isinstance(document, Mapping):
+        return f"is a JSON {type(document).__name__}, not a stack export object"
+    if not document:
+        return "is an empty JSON object"
+    if "steps" in document:
+        return "looks like `pulumi preview --json` output (it has 'steps'), which holds planned changes, not state"
+    if "resources" in document:
+        return "has 'resources' at the top level but no 'deployment' (not the `pulumi stack export` layout)"
+    return f"has no 'deployment' object (top-level keys: {', '.join(sorted(map(str, document))[:8])})"
+
+
+def deployment_resources(document: Any, path: str | Path = "export") -> list[Any]:
+    """The raw ``deployment.resources`` list of a stack export document, or a refusal."""
+    if not isinstance(document, Mapping) or not isinstance(document.get("deployment"), Mapping):
+        raise _refuse(path, _describe_other(document))
+    version = document.get("version")
+    if version is not None and (isinstance(version, bool) or version not in KNOWN_VERSIONS):
+        raise _refuse(path, f"has version {version!r}, which is not one `pulumi stack export` writes "
+                            f"({', '.join(map(str, KNOWN_VERSIONS))})")
+    items = document["deployment"].get("resources")
+    if items is None:
+        raise _refuse(path, "has a deployment without resources (the stack has never been deployed)")
+    if not isinstance(items, list):
+        raise _refuse(path, f"has deployment.resources of type {type(items).__name__}, not a list")
+    return items
+
+
+def _deploys_something(resources: list[EngineResource]) -> bool:
+    return any(r.type != STACK_TYPE and not r.type.startswith(PROVIDER_TYPE_PREFIX) for r in resources)
+
+
+def resources_of(document: Any, path: str | Path = "export") -> list[EngineResource]:
+    """The checkable resources of a stack export document; refuses one that deploys nothing."""
+    items = deployment_resources(document, path)
+    resources = resources_from_export(document)
+    if not _deploys_something(resources):
+        kinds = sorted({r.type for r in resources}) or ["nothing"]
+        raise ExportError(
+            f"{path}: the deployment holds only {', '.join(kinds)} ({len(items)} entries): there is nothing for the "
+            "policy pack to check; export a stack that has been deployed (`pulumi up`), or check the stack name"
+        )
+    return resources
+
+
+def load_stack_export(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[EngineResource]:
+    """Read and check a ``pulumi stack export`` file; :class:`ExportError` names what is wrong."""
+    text = read_text(path, max_bytes)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise _refuse(path, f"is not JSON ({error.msg} at line {error.lineno}, column {error.colno})") from error
+    return resources_of(document, path)
