@@ -1,13 +1,13 @@
 """Where Alluxio 2.9 serves its metrics, what chart 0.6.53 labels its pods, and metric names in PromQL.
 
-Pure facts and name functions shared by the Helm values, the monitors, the dashboard, the alerts and
-the policy pack (one source for each):
+Pure facts and name functions shared by the Helm values, the monitors, the dashboard and the alerts
+(one source for each):
 
 - Every Alluxio process's web server serves ``/metrics/prometheus/``; the chart turns the Prometheus
   sink on with ``metrics.enabled`` and ``metrics.PrometheusMetricsServlet.enabled``. The standalone
   FUSE process starts a web server only with ``alluxio.fuse.web.enabled=true`` (port
   ``alluxio.fuse.web.port``, 49999); chart 0.6.53's FUSE DaemonSet declares no container port and
-  does not mount the chart's metrics ConfigMap, so FUSE is scraped by port number.
+  does not mount the chart's metrics ConfigMap, so the FUSE target's address is set to that port.
 - The exporter is Prometheus' ``DropwizardExports`` over Alluxio's Dropwizard registry (Alluxio's
   ``alluxio.metrics.sink.PrometheusMetricsServlet`` registers ``new DropwizardExports(registry)``
   with the default sample builder). That builder names a sample with the Java client's
