@@ -1,18 +1,41 @@
-"""``make plan``: run a stack's program offline, write the plan files, evaluate the policy pack.
+"""``make plan`` / ``ack-alluxio-plan``: run a program offline, write the plan files, evaluate the pack.
 
-Exit codes: 0 fine, 1 mandatory policy violation, 2 invalid config (message names the key).
+Without ``--program`` it plans this repository's stacks (``make plan STACK=...``). With
+``--program DIR --stack NAME`` it plans any Pulumi Python program (a consumer's stack that imports
+``ack_alluxio_training``) with that program's own project name and stack config, writes the same
+plan files into ``DIR/build/plan/<stack>/`` and evaluates the same pack (``--policy-config`` or
+``--environment`` choose the levels; default: each policy's own level). The library call is
+:func:`plan_program`.
+
+Exit codes: 0 fine, 1 mandatory policy violation, 2 invalid config or program (message names the
+key), 3 an unexpected error in the program.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+import pulumi
 
 from ack_alluxio_training.offline import chart_render
 from ack_alluxio_training.offline.export import stack_export, write_plan_files
 from ack_alluxio_training.offline.mock_engine import PlanResult, run_program
 from ack_alluxio_training.offline.plan_tree import render_tree
+from ack_alluxio_training.offline.policy_runner import (
+    PolicyConfigError,
+    PolicyReport,
+    environment_config_path,
+    evaluate_export,
+)
+from ack_alluxio_training.offline.program import (
+    ProgramError,
+    load_program,
+    program_stack_config,
+    run_consumer_program,
+)
 from ack_alluxio_training.offline.stack_config import (
     PROJECT_ROOT,
     STACKS_DIR,
@@ -25,6 +48,8 @@ from ack_alluxio_training.settings import SettingsError, settings_from_config
 EXIT_OK = 0
 EXIT_POLICY_VIOLATION = 1
 EXIT_INVALID_CONFIG = 2
+EXIT_PROGRAM_ERROR = 3
+ENVIRONMENTS = ("dev", "staging", "prod")
 
 
 def plan_stack(config: StackConfig) -> PlanResult:
@@ -52,9 +77,99 @@ def _write_rendered(result: PlanResult, out_dir: Path, chart: Path | None) -> li
     return chart_render.write_rendered(releases, out_dir)
 
 
+@dataclass(frozen=True)
+class ProgramPlan:
+    """A planned program: what it registered, the files written, and the policy report (if asked)."""
+
+    result: PlanResult
+    written: list[Path]
+    report: PolicyReport | None
+
+
+def plan_program(
+    directory: Path,
+    stack: str,
+    *,
+    out_dir: Path | None = None,
+    policy_config: Path | None = None,
+    evaluate_policies: bool = True,
+) -> ProgramPlan:
+    """Plan any Pulumi Python program offline: run it, write the plan files, evaluate the pack.
+
+    Raises :class:`ProgramError` / ``StackNotFoundError`` for a folder or stack that cannot be
+    planned, and whatever the program raises (a refused component argument is a ``ValueError``).
+    ``policy_config`` is a ``--policy-pack-config`` file; None keeps each policy's own level.
+    """
+    program = load_program(directory)
+    result = run_consumer_program(program, program_stack_config(program, stack))
+    written = write_plan_files(result, out_dir or program.directory / "build" / "plan" / stack)
+    report = evaluate_export(stack_export(result), policy_config) if evaluate_policies else None
+    return ProgramPlan(result=result, written=written, report=report)
+
+
+def _report(result: PlanResult, written: list[Path], out_dir: Path, chart: Path | None) -> None:
+    """Print the plan tree and what was written (the same for every program)."""
+    print(render_tree(result, f"{result.project}-{result.stack}"))
+    written += _write_rendered(result, out_dir, chart)
+    # No timing here: the printed plan is compared run to run (speed is measured by `make bench`).
+    print(f"\nWrote {len(written)} files to {out_dir}")
+
+
+def _verdict(report: PolicyReport) -> int:
+    print()
+    print(report.render())
+    if report.mandatory_violations:
+        print(f"plan: exit 1: {len(report.mandatory_violations)} mandatory policy violation(s)", file=sys.stderr)
+        return EXIT_POLICY_VIOLATION
+    return EXIT_OK
+
+
+def _consumer_policy_config(args: argparse.Namespace) -> Path | None:
+    if args.policy_config:
+        return Path(args.policy_config)
+    if args.environment:
+        return environment_config_path(args.environment)
+    return None
+
+
+def _main_program(args: argparse.Namespace) -> int:
+    """``--program DIR``: plan a consumer's program with its own project name and stack config."""
+    directory: Path = args.program
+    try:
+        planned = plan_program(
+            directory,
+            args.stack,
+            out_dir=args.out,
+            policy_config=_consumer_policy_config(args),
+            evaluate_policies=not args.no_policy,
+        )
+    except (ProgramError, StackNotFoundError) as exc:
+        print(f"plan: exit 2: {exc}", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    except PolicyConfigError as exc:
+        print(f"plan: exit 2: policy config: {exc}", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    except (ValueError, pulumi.ConfigMissingError, pulumi.ConfigTypeError) as exc:
+        # SettingsError, a component's ArgumentError, missing or mistyped config: refused input, named
+        print(f"plan: exit 2: program {directory} stack '{args.stack}': {exc}", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    except Exception as exc:  # a failure that is not a verdict must never read as a violation (1)
+        print(f"plan: exit 3: program {directory} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_PROGRAM_ERROR
+    out_dir = args.out or planned.written[0].parent
+    _report(planned.result, planned.written, out_dir, args.chart)
+    return EXIT_OK if planned.report is None else _verdict(planned.report)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="plan", description=__doc__)
     parser.add_argument("--stack", default="dev")
+    parser.add_argument("--program", type=Path, default=None,
+                        help="folder of any Pulumi Python program to plan (its Pulumi.yaml and stack config)")
+    parser.add_argument("--policy-config", default=None,
+                        help="with --program: a --policy-pack-config JSON file (default: each policy's own level)")
+    parser.add_argument("--environment", choices=ENVIRONMENTS, default=None,
+                        help="with --program: use the pack's shipped policies/config/<environment>.json")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default build/plan/<stack>)")
     parser.add_argument("--no-policy", action="store_true", help="skip the policy pack")
     parser.add_argument("--stacks-dir", type=Path, default=STACKS_DIR, help="folder of Pulumi.<stack>.yaml files")
@@ -62,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"alluxio chart (directory or .tgz) to render the releases with "
                              f"(default: ${chart_render.CHART_ENV}, else the reference copy beside the repository)")
     args = parser.parse_args(argv)
+    if args.program is not None:
+        return _main_program(args)
     try:
         config = load_stack_config(args.stack, args.stacks_dir)
         result = plan_stack(config)
@@ -72,26 +189,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"plan: exit 2: stack '{args.stack}': {exc}", file=sys.stderr)
         return EXIT_INVALID_CONFIG
     out_dir = args.out or PROJECT_ROOT / "build" / "plan" / args.stack
-    written = write_plan_files(result, out_dir)
-    print(render_tree(result, f"ack-alluxio-training-{args.stack}"))
-    written += _write_rendered(result, out_dir, args.chart)
-    # No timing here: the printed plan is compared run to run (speed is measured by `make bench`).
-    print(f"\nWrote {len(written)} files to {out_dir}")
+    _report(result, write_plan_files(result, out_dir), out_dir, args.chart)
     if args.no_policy:
         return EXIT_OK
-    from ack_alluxio_training.offline.policy_runner import PolicyConfigError, evaluate_export
-
     try:
         report = evaluate_export(stack_export(result), policy_config_path(config))
     except PolicyConfigError as exc:
         print(f"plan: exit 2: policy config: {exc}", file=sys.stderr)
         return EXIT_INVALID_CONFIG
-    print()
-    print(report.render())
-    if report.mandatory_violations:
-        print(f"plan: exit 1: {len(report.mandatory_violations)} mandatory policy violation(s)", file=sys.stderr)
-        return EXIT_POLICY_VIOLATION
-    return EXIT_OK
+    return _verdict(report)
 
 
 if __name__ == "__main__":

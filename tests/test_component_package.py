@@ -94,3 +94,16 @@ def test_one_version_everywhere() -> None:
 
 def test_snapshot_is_valid_json() -> None:
     assert json.loads(SNAPSHOT.read_text())["name"] == "ack-alluxio-training"
+
+
+def test_only_required_args_are_required_inputs() -> None:
+    """Optional args stay optional for other languages (the analyzer honours typing.TypedDict only)."""
+    from pulumi.provider.experimental.util import camel_case
+
+    resources = component_package.schema()["resources"]
+    for component in component_package.COMPONENTS:
+        args_type = inspect.get_annotations(component.__init__)["args"]
+        required = sorted(camel_case(key) for key in args_type.__required_keys__)
+        assert (
+            sorted(resources[f"ack-alluxio-training:index:{component.__name__}"].get("requiredInputs", [])) == required
+        )
