@@ -57,7 +57,8 @@ def test_example_plans_with_its_own_project_and_passes_the_pack(example: str, tm
     assert all(f"::{project}::" in r.urn for r in result.result.resources)
     export = json.loads((tmp_path / example / "resources.json").read_text())
     assert export["deployment"]["resources"][0]["urn"].endswith(f"::{project}-{PYTHON_EXAMPLES[example][0]}")
-    assert result.report is not None and result.report.passed, result.report.render()
+    assert result.report is not None
+    assert result.report.passed, result.report.render()
 
 
 def test_cache_and_fuse_on_an_existing_cluster_are_tuned(tmp_path: Path) -> None:
