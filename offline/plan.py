@@ -23,6 +23,7 @@ import pulumi
 from ack_alluxio_training.offline import chart_render
 from ack_alluxio_training.offline.export import stack_export, write_plan_files
 from ack_alluxio_training.offline.mock_engine import PlanResult, run_program
+from ack_alluxio_training.offline.monitoring_plan import monitoring_summary, write_dashboards
 from ack_alluxio_training.offline.plan_tree import render_tree
 from ack_alluxio_training.offline.policy_runner import (
     PolicyConfigError,
@@ -102,14 +103,20 @@ def plan_program(
     """
     program = load_program(directory)
     result = run_consumer_program(program, program_stack_config(program, stack))
-    written = write_plan_files(result, out_dir or program.directory / "build" / "plan" / stack)
+    written = plan_files(result, out_dir or program.directory / "build" / "plan" / stack)
     report = evaluate_export(stack_export(result), policy_config) if evaluate_policies else None
     return ProgramPlan(result=result, written=written, report=report)
+
+
+def plan_files(result: PlanResult, out_dir: Path) -> list[Path]:
+    """The plan files of any program: resources.json, values, manifests, dashboards."""
+    return write_plan_files(result, out_dir) + write_dashboards(result, out_dir)
 
 
 def _report(result: PlanResult, written: list[Path], out_dir: Path, chart: Path | None) -> None:
     """Print the plan tree and what was written (the same for every program)."""
     print(render_tree(result, f"{result.project}-{result.stack}"))
+    print("\n" + "\n".join(monitoring_summary(result, out_dir)))
     written += _write_rendered(result, out_dir, chart)
     # No timing here: the printed plan is compared run to run (speed is measured by `make bench`).
     print(f"\nWrote {len(written)} files to {out_dir}")
@@ -189,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"plan: exit 2: stack '{args.stack}': {exc}", file=sys.stderr)
         return EXIT_INVALID_CONFIG
     out_dir = args.out or PROJECT_ROOT / "build" / "plan" / args.stack
-    _report(result, write_plan_files(result, out_dir), out_dir, args.chart)
+    _report(result, plan_files(result, out_dir), out_dir, args.chart)
     if args.no_policy:
         return EXIT_OK
     try:
