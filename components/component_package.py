@@ -8,7 +8,7 @@ generates an SDK for the consumer's language (``pulumi package add <checkout>/co
 The schema is inferred from the args TypedDicts and the class-level ``pulumi.Output`` annotations;
 the docstring under each field is its description. ``TrainingPlatform`` is not served: its input
 is the validated settings model, which only Python programs build (other languages compose these
-five components). ``python -m ack_alluxio_training.component_package --write FILE`` writes the
+components listed here). ``python -m ack_alluxio_training.component_package --write FILE`` writes the
 schema (the snapshot in tests/snapshots/schema.json is refreshed with ``make schema``).
 """
 
@@ -27,6 +27,7 @@ import ack_alluxio_training
 from ack_alluxio_training.alluxio_cache import AlluxioCache
 from ack_alluxio_training.alluxio_fuse import AlluxioFuse
 from ack_alluxio_training.dataset_bucket import DatasetBucket
+from ack_alluxio_training.monitoring import AlluxioMonitoring
 from ack_alluxio_training.node_pool import GpuNodePool
 from ack_alluxio_training.settings import PROJECT
 from ack_alluxio_training.training_job import TrainingJob
@@ -38,6 +39,7 @@ COMPONENTS: Final[list[type[pulumi.ComponentResource]]] = [
     AlluxioCache,
     AlluxioFuse,
     TrainingJob,
+    AlluxioMonitoring,
 ]
 
 
