@@ -21,7 +21,6 @@ from ack_alluxio_training import alerts, dashboard, monitoring_objects
 from ack_alluxio_training.alluxio_values import CACHE_RELEASE_NAME, FUSE_RELEASE_NAME
 from ack_alluxio_training.data_path_queries import DataPathQueries
 from ack_alluxio_training.job_manifests import DEFAULT_NAMESPACE
-from ack_alluxio_training.settings import PlatformSettings
 
 TYPE_TOKEN = "ack-alluxio-training:index:AlluxioMonitoring"
 RULE_NAME = "ack-alluxio-training-data-path"
@@ -56,25 +55,6 @@ class AlluxioMonitoringArgs(TypedDict, total=False):
     """The tier's high watermark: alert when a worker's usage reaches it (eviction)."""
     probe_ratio_floor: Required[pulumi.Input[float]]
     """Alert when the probe's real/synthetic ratio is below this."""
-
-
-def alluxio_monitoring_args(settings: PlatformSettings) -> AlluxioMonitoringArgs:
-    """Map the stack's settings onto the component's args."""
-    monitoring = settings.monitoring
-    return AlluxioMonitoringArgs(
-        namespace=monitoring.namespace or settings.alluxio.namespace,
-        alluxio_namespace=settings.alluxio.namespace,
-        cache_release=CACHE_RELEASE_NAME,
-        fuse_release=FUSE_RELEASE_NAME,
-        labels=dict(monitoring.labels),
-        scrape_interval=monitoring.scrape_interval,
-        training_namespace=DEFAULT_NAMESPACE,
-        training_metrics_port=monitoring.training_metrics_port,
-        cache_hit_rate_floor=monitoring.cache_hit_rate_floor,
-        ufs_read_share_ceiling=monitoring.ufs_read_share_ceiling,
-        worker_high_watermark=settings.cache.high_watermark,
-        probe_ratio_floor=monitoring.probe_ratio_floor,
-    )
 
 
 def monitoring_manifests(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
