@@ -3,7 +3,7 @@
 Settings reach the components only through this module and ``platform_args`` (which maps them
 onto each component's args); every component stays usable on its own by other stacks (args are
 TypedDicts of ``pulumi.Input``). TrainingPlatform itself takes the validated settings model, so it
-is Python-only: other languages compose the five components of the component package.
+is Python-only: other languages compose the components of the component package.
 """
 
 from __future__ import annotations
