@@ -10,12 +10,11 @@ pulumi-eks pattern).
 
 import base64
 from collections.abc import Sequence
-from typing import Any, Final, Required, cast
+from typing import Any, Final, Required, TypedDict, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_alicloud import cs
-from typing_extensions import TypedDict
 
 from ack_alluxio_training import node_images, scheduling, tuning, versions
 from ack_alluxio_training.conventions import ENVIRONMENT_TAG, GPUS_PER_NODE_TAG, KERNEL_VERSION_TAG, REGION_TAG
@@ -125,8 +124,7 @@ class GpuNodePoolArgs(TypedDict, total=False):
     gpus_per_node: pulumi.Input[int]
     """GPUs on each node of these instance types; tagged so policies can size FUSE threads per node (row 3)."""
     environment: pulumi.Input[str]
-    """The stack's environment (``prod``...); tagged on the cluster and the nodes so the pack's
-    ``prod-safety-switches`` knows a production stack."""
+    """The stack's environment (``prod``...), tagged so the pack's prod-safety-switches knows production."""
 
 
 def image_problem(image_type: str, image_id: str | None, kernel_version: str | None, floor: str) -> str | None:
