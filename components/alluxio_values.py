@@ -34,8 +34,8 @@ from typing import Any, Final
 
 from typing_extensions import TypedDict
 
+from ack_alluxio_training import alluxio_metrics, tuning, versions
 from ack_alluxio_training import alluxio_property_keys as keys
-from ack_alluxio_training import tuning, versions
 from ack_alluxio_training.alluxio_args import ContainerResources as ContainerResources
 from ack_alluxio_training.alluxio_args import DatasetProfile
 from ack_alluxio_training.durations import duration_seconds
@@ -407,12 +407,19 @@ def cache_release_values(
         "shortCircuit": short_circuit(),
         "journal": {"storageClass": journal["storage_class"], "size": journal["size"]},
         "fuse": {"enabled": False},
+        # /metrics/prometheus/ on every web port, scraped by the PodMonitors (docs/observability.md).
+        "metrics": alluxio_metrics.chart_metrics_values(),
         "secrets": {"master": {credentials_secret_name: CREDENTIALS_FOLDER}},
     }
 
 
 def fuse_properties(client_properties: Mapping[str, str], master_host: object, libfuse_version: int) -> dict[str, Any]:
-    """Properties of the FUSE process: rows 4-9, the cache's master, and the libfuse version (row 3)."""
+    """Properties of the FUSE process: rows 4-9, the cache's master, the libfuse version (row 3).
+
+    Also its web server, the only place a standalone FUSE process serves its metrics; the chart's
+    ``metrics`` values are not used for FUSE: its DaemonSet does not mount the metrics ConfigMap
+    that ``metrics.enabled`` points every process of the release at.
+    """
     tuning.check_libfuse_version(libfuse_version)
     check_java_opts_values(client_properties.values(), "client property value")
     check_java_opts_value(master_host, "master hostname")
@@ -421,6 +428,8 @@ def fuse_properties(client_properties: Mapping[str, str], master_host: object, l
         tuning.KEY_SHORT_CIRCUIT_ENABLED: "true",
         tuning.KEY_LIBFUSE_VERSION: str(libfuse_version),
         keys.KEY_MASTER_HOSTNAME: master_host,
+        keys.KEY_FUSE_WEB_ENABLED: "true",
+        keys.KEY_FUSE_WEB_PORT: str(alluxio_metrics.FUSE_WEB_PORT),
     }
 
 

@@ -15,6 +15,7 @@ import pulumi
 from ack_alluxio_training.alluxio_cache import AlluxioCache
 from ack_alluxio_training.alluxio_fuse import AlluxioFuse
 from ack_alluxio_training.dataset_bucket import DatasetBucket, dataset_bucket_args
+from ack_alluxio_training.monitoring import AlluxioMonitoring, alluxio_monitoring_args
 from ack_alluxio_training.node_pool import GpuNodePool, gpu_node_pool_args
 from ack_alluxio_training.platform_args import alluxio_cache_args, alluxio_fuse_args, training_job_args
 from ack_alluxio_training.settings import PlatformSettings
@@ -31,6 +32,7 @@ class TrainingPlatform(pulumi.ComponentResource):
     cache: AlluxioCache
     fuse: AlluxioFuse
     jobs: dict[str, TrainingJob]
+    monitoring: AlluxioMonitoring | None
 
     def __init__(self, name: str, settings: PlatformSettings, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, {}, opts)
@@ -63,6 +65,12 @@ class TrainingPlatform(pulumi.ComponentResource):
             )
             for job in settings.jobs
         }
+        # Needs the Prometheus operator's CRDs, not the releases: nothing waits on it, it waits on nothing.
+        self.monitoring = (
+            AlluxioMonitoring(f"{name}-monitoring", alluxio_monitoring_args(settings), on_cluster)
+            if settings.monitoring.enabled
+            else None
+        )
         self.register_outputs(
             {
                 "clusterId": self.node_pool.cluster_id,
@@ -87,5 +95,11 @@ def export_platform_outputs(platform: TrainingPlatform) -> None:
         "fuseMountPoint": platform.fuse.mount_point,
         "trainingJobs": {n: j.job_name for n, j in platform.jobs.items()},
     }
+    if platform.monitoring is not None:
+        outputs["monitoring"] = {
+            "namespace": platform.monitoring.namespace,
+            "dashboardConfigMap": platform.monitoring.dashboard_config_map,
+            "prometheusRule": platform.monitoring.prometheus_rule,
+        }
     for key, value in outputs.items():
         pulumi.export(key, value)

@@ -86,6 +86,8 @@ class TrainingJobArgs(TypedDict, total=False):
     """Tolerations of the GPU pool's taints, put on every pod (default: GpuNodePool's GPU taint)."""
     kubeconfig: pulumi.Input[str]
     """Kubeconfig of an existing cluster; without it the caller's (or the default) Kubernetes provider is used."""
+    probe_pushgateway_url: pulumi.Input[str]
+    """Probe mode: a Pushgateway the probe also pushes its result to, for Prometheus."""
 
 
 #: Args that are not JobSpec fields.
