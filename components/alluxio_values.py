@@ -101,7 +101,7 @@ class Journal(TypedDict):
 
 
 #: Resources of the one-shot Jobs (mount, warm-up): an Alluxio CLI JVM and nothing else (row 12).
-CLI_JOB_RESOURCES: Final = ContainerResources(cpu="500m", memory="1Gi")
+CLI_JOB_RESOURCES: Final = ContainerResources(cpu="1", memory="1Gi")  # whole cores (row 12)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,12 +218,19 @@ def jvm_options(resources: ContainerResources, reserved_bytes: int = 0) -> list[
     return tuning.jvm_cpu_options(resources["cpu"]) + tuning.jvm_memory_options(resources["memory"], reserved_bytes)
 
 
+def dataset_metadata(settings: PlatformSettings) -> list[tuning.DatasetMetadata]:
+    """Row 7's view of the stack's datasets (all of them are behind the one FUSE mount)."""
+    return [
+        tuning.DatasetMetadata(d.name, d.file_count, float(duration_seconds(d.change_interval)))
+        for d in settings.datasets
+    ]
+
+
 def client_properties(settings: PlatformSettings) -> dict[str, str]:
     """Rows 4-9 for this stack: every dataset behind the mount shares one client cache."""
     client = settings.alluxio.client
     return tuning.tuned_client_properties(
-        file_count=sum(d.file_count for d in settings.datasets),
-        change_interval_seconds=[float(duration_seconds(d.change_interval)) for d in settings.datasets],
+        datasets=dataset_metadata(settings),
         worker_list_refresh_seconds=float(duration_seconds(client.worker_list_refresh_interval)),
         avoid_eviction_reserved=client.avoid_eviction_reserved,
         metadata_cache_headroom=client.metadata_cache_headroom,

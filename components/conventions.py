@@ -39,3 +39,13 @@ GPU_RESOURCE: Final = "nvidia.com/gpu"
 
 #: Where the FUSE release mounts Alluxio on the host (``FuseSettings.mount_point``'s default).
 DEFAULT_FUSE_MOUNT_POINT: Final = "/mnt/alluxio-fuse"
+
+#: The stack config namespace of this project (``ack-alluxio-training:<key>``).
+CONFIG_NAMESPACE: Final = "ack-alluxio-training"
+
+#: Prefix of our components' type tokens. A resource whose URN type chain (``Parent$Type``) shows one
+#: was made by our components from stack keys, so a policy finding on it names the key to set.
+COMPONENT_TYPE_PREFIX: Final = f"{CONFIG_NAMESPACE}:index:"
+
+#: Type of the component that builds the whole platform from a stack's config.
+PLATFORM_TYPE: Final = f"{COMPONENT_TYPE_PREFIX}TrainingPlatform"

@@ -12,12 +12,13 @@ import pulumi
 
 from ack_alluxio_training.alluxio_cache import AlluxioCache, alluxio_cache_args
 from ack_alluxio_training.alluxio_fuse import AlluxioFuse, alluxio_fuse_args
+from ack_alluxio_training.conventions import PLATFORM_TYPE
 from ack_alluxio_training.dataset_bucket import DatasetBucket, dataset_bucket_args
 from ack_alluxio_training.node_pool import GpuNodePool, gpu_node_pool_args
 from ack_alluxio_training.settings import PlatformSettings
 from ack_alluxio_training.training_job import TrainingJob, training_job_args
 
-TYPE_TOKEN = "ack-alluxio-training:index:TrainingPlatform"
+TYPE_TOKEN = PLATFORM_TYPE  # the fix hints of the policy pack recognise it
 
 
 class TrainingPlatform(pulumi.ComponentResource):

@@ -9,9 +9,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from ack_alluxio_training.alluxio_values import dataset_metadata
 from ack_alluxio_training.offline.export import stack_export, write_plan_files
 from ack_alluxio_training.offline.mock_engine import PlanResult, run_program
-from ack_alluxio_training.offline.plan_tree import render_tree
+from ack_alluxio_training.offline.plan_tree import metadata_cache_note, render_tree
 from ack_alluxio_training.offline.stack_config import (
     PROJECT_ROOT,
     STACKS_DIR,
@@ -59,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.out or PROJECT_ROOT / "build" / "plan" / args.stack
     written = write_plan_files(result, out_dir)
     print(render_tree(result, f"ack-alluxio-training-{args.stack}"))
+    settings = settings_from_config(config.values, config.secret_keys)
+    print("\n" + metadata_cache_note(dataset_metadata(settings), settings.alluxio.client.metadata_cache_headroom))
     # No timing here: the printed plan is compared run to run (speed is measured by `make bench`).
     print(f"\nWrote {len(written)} files to {out_dir}")
     if args.no_policy:
