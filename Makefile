@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 EXPORT ?=
 POLICY_CONFIG ?=
+## CHART=<dir or .tgz of the alluxio chart> renders the releases into build/plan/<stack>/rendered/
+## (default: $$ACK_ALLUXIO_CHART, else ../shared/reference/alluxio/helm-chart-<version> when present).
+CHART ?=
 STAMP := $(VENV)/.installed
 
 .PHONY: setup plan plan-all test lint typecheck check-export bench clean config-reference
@@ -21,10 +24,10 @@ $(STAMP): requirements.txt requirements.lock pyproject.toml
 ## make plan [STACK=dev]: offline plan + policy report; the wrapped command exits 1 on a
 ## mandatory violation and 2 on invalid config (make itself then reports Error 1/2).
 plan: $(STAMP)
-	$(PY) -m ack_alluxio_training.offline.plan --stack $(STACK)
+	$(PY) -m ack_alluxio_training.offline.plan --stack $(STACK) $(if $(CHART),--chart $(CHART))
 
 plan-all: $(STAMP)
-	@for s in dev staging prod; do $(PY) -m ack_alluxio_training.offline.plan --stack $$s || exit $$?; done
+	@for s in dev staging prod; do $(PY) -m ack_alluxio_training.offline.plan --stack $$s $(if $(CHART),--chart $(CHART)) || exit $$?; done
 
 ## make check-export EXPORT=f.json [POLICY_CONFIG=c.json]
 check-export: $(STAMP)

@@ -46,6 +46,3 @@ CONFIG_NAMESPACE: Final = "ack-alluxio-training"
 #: Prefix of our components' type tokens. A resource whose URN type chain (``Parent$Type``) shows one
 #: was made by our components from stack keys, so a policy finding on it names the key to set.
 COMPONENT_TYPE_PREFIX: Final = f"{CONFIG_NAMESPACE}:index:"
-
-#: Type of the component that builds the whole platform from a stack's config.
-PLATFORM_TYPE: Final = f"{COMPONENT_TYPE_PREFIX}TrainingPlatform"

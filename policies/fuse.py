@@ -28,7 +28,6 @@ from ack_alluxio_training.policies.alluxio_deployments import (
     alluxio_deployment,
     could_be_alluxio,
     helm_runs_embedded_fuse,
-    is_fluid_runtime,
 )
 from ack_alluxio_training.policies.guardrails import Guardrail, ResourceGuardrail, any_of, config_value
 from ack_alluxio_training.policies.inputs import as_flag, as_int, as_mapping, as_sequence, as_text, dig
@@ -191,8 +190,13 @@ def _privilege(args: ResourceValidationArgs, report: ReportViolation) -> None:
     allowed = [str(n) for n in as_sequence(config_value(args, "fuseNamespaces", [DEFAULT_FUSE_NAMESPACE]))]
     shown_allowed = ", ".join(repr(n) for n in allowed)
     deployment = alluxio_deployment(args.resource_type, args.props, args.name)
+    if deployment is not None and deployment.fluid:
+        # Fluid's controller runs a runtime's FUSE DaemonSet in the runtime's own namespace (the
+        # namespace of its Dataset, where the training pods mount the PVC): that namespace is a FUSE
+        # namespace by construction, and the privileged pods there are Fluid's, not the stack's.
+        return
     if deployment is not None:
-        embedded = not deployment.fluid and helm_runs_embedded_fuse(args.props)
+        embedded = helm_runs_embedded_fuse(args.props)
         if (deployment.runs(FUSE) or embedded) and deployment.namespace not in allowed:
             how = (
                 "values.worker.fuseEnabled embeds FUSE in privileged workers"
@@ -201,8 +205,6 @@ def _privilege(args: ResourceValidationArgs, report: ReportViolation) -> None:
             )
             report(f"{where(deployment)} is in namespace {deployment.namespace!r} and {how}; deploy it to "
                    f"{shown_allowed}", None)
-        return
-    if is_fluid_runtime(args.resource_type):
         return
     namespace = namespace_of(args.props)
     if namespace in allowed:
@@ -222,9 +224,10 @@ PRIVILEGED_ONLY_IN_FUSE_NAMESPACE = ResourceGuardrail(
     name="privileged-pods-only-in-fuse-namespace",
     description=(
         "Privileged containers (privileged: true or CAP_SYS_ADMIN) may only run in the namespace of the Alluxio FUSE "
-        "daemon (by default the cache's, 'alluxio': the chart's FUSE DaemonSet must sit beside the workers): FUSE is "
-        "the one component that needs them, so only that namespace carries a privileged Pod Security level while "
-        "every other namespace, training included, stays restricted."
+        "daemon (by default the cache's, 'alluxio': the chart's FUSE DaemonSet must sit beside the workers; a Fluid "
+        "AlluxioRuntime owns the FUSE of its own namespace): FUSE is the one component that needs them, so only that "
+        "namespace carries a privileged Pod Security level while every other namespace, training included, stays "
+        "restricted."
     ),
     severity=Severity.CRITICAL,
     enforcement_level=EnforcementLevel.MANDATORY,

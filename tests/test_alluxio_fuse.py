@@ -8,13 +8,15 @@ from typing import Any
 
 import pulumi
 import pytest
+from pydantic import ValidationError
 
 from ack_alluxio_training import alluxio_values as av
 from ack_alluxio_training import tuning, versions
-from ack_alluxio_training.alluxio_cache import AlluxioCache, alluxio_cache_args
-from ack_alluxio_training.alluxio_fuse import AlluxioFuse, alluxio_fuse_args
+from ack_alluxio_training.alluxio_cache import AlluxioCache
+from ack_alluxio_training.alluxio_fuse import AlluxioFuse
 from ack_alluxio_training.offline.mock_engine import PlanResult, RecordedResource, run_program
 from ack_alluxio_training.offline.stack_config import config_from_mapping
+from ack_alluxio_training.platform_args import alluxio_cache_args, alluxio_fuse_args
 from ack_alluxio_training.settings import PlatformSettings, SettingsError
 from tests.test_alluxio_cache import StandInBucket, StandInNodePool, access_key
 from tests.test_alluxio_values import (
@@ -171,16 +173,16 @@ def test_fuse_too_small_for_the_metadata_cache_is_a_config_error() -> None:
     ("fuse", "cache", "key"),
     [
         ({"mountPoint": "/alluxio-fuse"}, {}, r"fuse\.mountPoint: .*directly below /"),
-        ({"mountPoint": "/mnt/alluxio fuse"}, {}, r"fuse\.mountPoint: "),
-        ({"extraMountOptions": ["fsname=alluxio data"]}, {}, r"fuse\.extraMountOptions: "),
-        ({}, {"hostPath": "/dev/shm/alluxio cache"}, r"cache\.hostPath: "),
+        ({"mountPoint": "/mnt/alluxio fuse"}, {}, r"fuse\.mountPoint"),
+        ({"extraMountOptions": ["fsname=alluxio data"]}, {}, r"fuse\.extraMountOptions"),
+        ({}, {"hostPath": "/dev/shm/alluxio cache"}, r"cache\.hostPath"),
     ],
 )
 def test_values_the_chart_would_render_wrongly_are_config_errors(
     fuse: dict[str, Any], cache: dict[str, Any], key: str
 ) -> None:
-    settings = settings_of(merged(DEV, fuse=fuse, cache=cache))
+    """Refused before any resource: by the settings model (ASCII paths and options), else by the mapping."""
     pool = SimpleNamespace(node_selector=NODE_SELECTOR, tolerations=TOLERATIONS, cache_host_path="/dev/shm/x")
     master = SimpleNamespace(namespace="alluxio", master_hostname="alluxio-master-0.alluxio.svc")
-    with pytest.raises(SettingsError, match=key):
-        alluxio_fuse_args(settings, pool, master)
+    with pytest.raises((SettingsError, ValidationError), match=key):
+        alluxio_fuse_args(settings_of(merged(DEV, fuse=fuse, cache=cache)), pool, master)
