@@ -82,7 +82,8 @@ def run_plan(config: StackConfig, out_dir: Path, *, policy: bool = True, chart: 
     written = write_plan_files(result, out_dir) + write_dashboards(result, out_dir)
     print(render_tree(result, f"ack-alluxio-training-{config.stack}"))
     settings = settings_from_config(config.values, config.secret_keys, project_root=PROJECT_ROOT)
-    print("\n" + metadata_cache_note(dataset_metadata(dataset_profiles(settings)), settings.alluxio.client.metadata_cache_headroom))
+    datasets = dataset_metadata(dataset_profiles(settings))
+    print("\n" + metadata_cache_note(datasets, settings.alluxio.client.metadata_cache_headroom))
     print("\n" + "\n".join(monitoring_summary(result, out_dir)))
     written += _write_rendered(result, out_dir, chart)
     # No timing here: the printed plan is compared run to run (speed is measured by `make bench`).
