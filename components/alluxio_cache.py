@@ -7,11 +7,10 @@ built by ``alluxio_values`` (pure); this module only wires Pulumi resources arou
 """
 
 from collections.abc import Mapping, Sequence
-from typing import Final, Required
+from typing import Final, Required, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
-from typing_extensions import TypedDict
 
 from ack_alluxio_training import alluxio_inputs as inputs
 from ack_alluxio_training import alluxio_values as av

@@ -13,9 +13,10 @@ import asyncio
 import hashlib
 import runpy
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 import pulumi
@@ -109,6 +110,40 @@ def redact_secrets(value: Any) -> Any:
     if isinstance(value, list):
         return [redact_secrets(v) for v in value]
     return value
+
+
+#: What a secret value becomes in files meant for other tools (manifests, Helm values): a plain
+#: string, so the file stays valid (a Secret's ``stringData`` or ``data``; it is valid base64 too).
+SECRET_PLACEHOLDER: Final = "redacted"
+
+
+def placeholder_secrets(value: Any) -> Any:
+    """Replace each secret's values with :data:`SECRET_PLACEHOLDER`, keeping its shape.
+
+    A secret mapping keeps its keys (the names of a Secret's entries, not credentials) so a
+    manifest written from it stays valid; numbers and booleans become 0 and false.
+    """
+    if _is_secret(value):
+        return _placeholder_shape(value.get("value"))
+    if isinstance(value, dict):
+        return {k: placeholder_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [placeholder_secrets(v) for v in value]
+    return value
+
+
+def _placeholder_shape(value: Any) -> Any:
+    if _is_secret(value):
+        return _placeholder_shape(value.get("value"))
+    if isinstance(value, dict):
+        return {k: _placeholder_shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_placeholder_shape(v) for v in value]
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return 0
+    return None if value is None else SECRET_PLACEHOLDER
 
 
 def secret_paths(value: Any, prefix: str = "") -> list[str]:
@@ -211,6 +246,29 @@ class PlatformMocks(pulumi.runtime.Mocks):
         return {}, []
 
 
+def secret_output_names(raw_inputs: dict[str, Any], additional_secret_outputs: Iterable[str]) -> set[str]:
+    """Outputs the engine returns as secrets: those named in ``additionalSecretOutputs`` and those
+    whose input of the same name holds a secret (secrecy follows a value from input to output)."""
+    return set(additional_secret_outputs) | {key for key, value in raw_inputs.items() if secret_paths(value)}
+
+
+def with_secret_outputs(state: dict[str, Any], names: set[str]) -> dict[str, Any]:
+    """The outputs with each of ``names`` wrapped in the engine's secret marker."""
+    return {
+        key: value if key not in names or _is_secret(value) else {SECRET_SIG: SECRET_VALUE, "value": value}
+        for key, value in state.items()
+    }
+
+
+def _mark_secret_outputs(outputs: Any, names: set[str]) -> None:
+    """Wrap the named fields of a response's output Struct as the engine does, so the program's
+    ``Output`` for them is secret too (``Output.is_secret()``), not only the recorded state."""
+    for name in sorted(names & set(outputs.fields)):
+        plain = json_format.MessageToDict(outputs.fields[name])
+        outputs.fields[name].struct_value.Clear()
+        outputs.fields[name].struct_value.update({SECRET_SIG: SECRET_VALUE, "value": plain})
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """pulumi's MockMonitor that also keeps each registration's options and raw inputs."""
 
@@ -225,6 +283,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             return response
         # Sorted keys and lists: a Struct map's order and the order of dependencies carry no meaning.
         raw = sorted_keys(integral_numbers(json_format.MessageToDict(request.object, preserving_proto_field_name=True)))
+        hidden = secret_output_names(raw, request.additionalSecretOutputs)
+        _mark_secret_outputs(response.object, hidden)
         registration = self.resources.get(response.urn)
         self.recorded[response.urn] = RecordedResource(
             urn=response.urn,
@@ -241,7 +301,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             additional_secret_outputs=list(request.additionalSecretOutputs),
             raw_inputs=raw,
             id=response.id,
-            outputs=sorted_keys(dict(registration.state)) if registration else {},
+            outputs=sorted_keys(with_secret_outputs(dict(registration.state), hidden)) if registration else {},
         )
         return response
 
@@ -258,6 +318,8 @@ class PlanResult:
     resources: list[RecordedResource]
     #: Stack outputs with secret values wrapped in the engine's secret marker.
     outputs: dict[str, Any]
+    #: The program's project name (its Pulumi.yaml ``name``): URNs and the export carry it.
+    project: str = PROJECT
 
     def by_type(self, token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == token]
@@ -287,9 +349,15 @@ async def _stack_outputs() -> dict[str, Any]:
 
 
 @contextmanager
-def _program_path() -> Iterator[None]:
-    root = str(PROJECT_ROOT)
+def _program_path(directory: Path) -> Iterator[None]:
+    """The program's folder first on ``sys.path`` (as the Pulumi CLI runs it); its modules forgotten after.
+
+    A consumer's own top-level packages (its ``components/``) must win over anything installed,
+    and must not leak into the next program run in this process.
+    """
+    root = str(directory)
     added = root not in sys.path
+    before = set(sys.modules)
     if added:
         sys.path.insert(0, root)
     try:
@@ -297,6 +365,10 @@ def _program_path() -> Iterator[None]:
     finally:
         if added:
             sys.path.remove(root)
+            for name in set(sys.modules) - before:
+                origin = getattr(sys.modules[name], "__file__", None) or ""
+                if origin.startswith(root + "/"):
+                    del sys.modules[name]
 
 
 def run_program(
@@ -304,9 +376,13 @@ def run_program(
     program: Callable[[], None] | None = None,
     *,
     preview: bool = False,
+    project: str = PROJECT,
+    directory: Path = PROJECT_ROOT,
 ) -> PlanResult:
     """Run a program (the project's ``__main__.py`` by default) under the mock engine.
 
+    ``project`` and ``directory`` are the program's project name and folder (a consumer's program:
+    ``ack_alluxio_training.offline.program``); the folder is first on ``sys.path`` while it runs.
     Exceptions from the program (a :class:`~ack_alluxio_training.settings.SettingsError` first of all)
     propagate unchanged, after the runtime has been cleaned up.
     """
@@ -314,7 +390,7 @@ def run_program(
     asyncio.set_event_loop(asyncio.new_event_loop())
     set_all_config(dict(config.values), sorted(config.secret_keys))
     monitor = RecordingMonitor(PlatformMocks())
-    pulumi.runtime.set_mocks(PlatformMocks(), project=PROJECT, stack=config.stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_mocks(PlatformMocks(), project=project, stack=config.stack, preview=preview, monitor=monitor)
     run = program or (lambda: runpy.run_path(str(PROGRAM), run_name="__main__") and None)
     outputs: dict[str, Any] = {}
 
@@ -322,8 +398,8 @@ def run_program(
         run()
         outputs.update(await _stack_outputs())
 
-    with _program_path():
+    with _program_path(directory):
         _sync_await(run_pulumi_func(lambda: _sync_await(body())))
     # Registration order depends on asyncio scheduling: put the plan in one order (canonical_order).
     resources = dependency_order(monitor.recorded.values())
-    return PlanResult(stack=config.stack, resources=resources, outputs=sorted_keys(outputs))
+    return PlanResult(stack=config.stack, resources=resources, outputs=sorted_keys(outputs), project=project)
