@@ -39,3 +39,8 @@ GPU_RESOURCE: Final = "nvidia.com/gpu"
 
 #: Where the FUSE release mounts Alluxio on the host (``FuseSettings.mount_point``'s default).
 DEFAULT_FUSE_MOUNT_POINT: Final = "/mnt/alluxio-fuse"
+
+#: Tag on clusters and node pools: the stack's environment ("prod"). The ``prod-safety-switches``
+#: policy treats a stack holding a resource tagged ``prod`` (this tag, or a plain ``environment`` /
+#: ``env`` tag) as production, so a foreign stack can declare it the same way.
+ENVIRONMENT_TAG: Final = "ack-alluxio-training/environment"
