@@ -14,46 +14,17 @@ virtualenv. The full form with the pinned dependencies is the README's
 from __future__ import annotations
 
 import os
+import shutil
 import site
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-PROGRAM = '''\
-"""A consumer's stack: its own `components` folder beside the platform's package."""
-import pulumi
-from components.naming import bucket_name
-
-from ack_alluxio_training.alluxio_cache import AlluxioCache
-from ack_alluxio_training.alluxio_fuse import AlluxioFuse
-
-config = pulumi.Config()
-profile = {"name": "coco", "size_gib": 19, "file_count": 118287}
-cache = AlluxioCache("coco-cache", {
-    "datasets": [{
-        "profile": profile,
-        "bucket": bucket_name("coco"),
-        "endpoint": "oss-cn-beijing-internal.aliyuncs.com",
-        "access_key_id": config.require_secret("ossAccessKeyId"),
-        "access_key_secret": config.require_secret("ossAccessKeySecret"),
-    }],
-    "cache_nodes": 2,
-    "kubeconfig": config.require_secret("kubeconfig"),
-})
-AlluxioFuse("coco-fuse", {
-    "namespace": cache.namespace,
-    "master_hostname": cache.master_hostname,
-    "datasets": [profile],
-    "resources": {"cpu": "8", "memory": "24Gi"},
-    "kubeconfig": config.require_secret("kubeconfig"),
-})
-pulumi.export("master", cache.master_hostname)
-'''
+PROGRAM = ROOT / "tests" / "fixtures" / "consumer-program"
 
 
 @pytest.fixture(scope="module")
@@ -100,22 +71,9 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def consumer_program(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The program, copied to a folder outside the checkout (its plan files land beside it)."""
     program = tmp_path_factory.mktemp("elsewhere") / "coco-stack"
-    (program / "components").mkdir(parents=True)
-    (program / "components" / "__init__.py").write_text("")
-    (program / "components" / "naming.py").write_text(
-        "def bucket_name(dataset: str) -> str:\n    return f'acme-{dataset}-data'\n"
-    )
-    (program / "Pulumi.yaml").write_text("name: coco-stack\nruntime: python\n")
-    (program / "Pulumi.dev.yaml").write_text(
-        textwrap.dedent("""\
-        config:
-          coco-stack:kubeconfig: {secure: AAABAOffline}
-          coco-stack:ossAccessKeyId: {secure: AAABAOffline}
-          coco-stack:ossAccessKeySecret: {secure: AAABAOffline}
-        """)
-    )
-    (program / "__main__.py").write_text(PROGRAM)
+    shutil.copytree(PROGRAM, program)
     return program
 
 
