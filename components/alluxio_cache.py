@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 from typing_extensions import TypedDict
 
 from ack_alluxio_training import alluxio_values as av
-from ack_alluxio_training import tuning, versions
+from ack_alluxio_training import network_policies, release_hardening, tuning, versions
 from ack_alluxio_training.quantities import memory_bytes
 from ack_alluxio_training.scheduling import CachePlacement
 from ack_alluxio_training.settings import PROJECT, PlatformSettings, SettingsError
@@ -178,6 +178,7 @@ class AlluxioCache(pulumi.ComponentResource):
     master_hostname: pulumi.Output[str]
     release: k8s.helm.v3.Release
     credentials: k8s.core.v1.Secret
+    network_policies: list[k8s.networking.v1.NetworkPolicy]
     mount_job: k8s.batch.v1.Job | None
     warmup_job: k8s.batch.v1.Job | None
 
@@ -205,6 +206,14 @@ class AlluxioCache(pulumi.ComponentResource):
             opts=child,
         )
         self.namespace = namespace.metadata.name
+        # Default deny, then the master's ports and the CLI Jobs' way to it (network_policies.py);
+        # the host-network workers and FUSE are outside any NetworkPolicy's reach.
+        self.network_policies = [
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-{policy['metadata']['name']}", metadata=policy["metadata"], spec=policy["spec"], opts=child
+            )
+            for policy in network_policies.alluxio_namespace_policies(self.namespace)
+        ]
         self.master_hostname = self.namespace.apply(lambda ns: av.master_hostname(av.CACHE_RELEASE_NAME, ns))
 
         # The access keys live only here (a Pulumi secret, a Kubernetes Secret); the chart mounts
@@ -244,6 +253,8 @@ class AlluxioCache(pulumi.ComponentResource):
                 values=values,
                 timeout=RELEASE_TIMEOUT_SECONDS,
                 max_history=10,
+                # Hardens the chart's hard-coded pod specs on their way to the cluster (SECURITY.md).
+                postrender=release_hardening.POSTRENDER_COMMAND,
             ),
             # The values name the Secret (a map key cannot be an Output), so order it explicitly.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.credentials]),

@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 from typing_extensions import TypedDict
 
 from ack_alluxio_training import alluxio_values as av
-from ack_alluxio_training import tuning, versions
+from ack_alluxio_training import release_hardening, tuning, versions
 from ack_alluxio_training.scheduling import CachePlacement
 from ack_alluxio_training.settings import PROJECT, PlatformSettings, SettingsError
 
@@ -166,6 +166,8 @@ class AlluxioFuse(pulumi.ComponentResource):
                 values=values,
                 timeout=RELEASE_TIMEOUT_SECONDS,
                 max_history=10,
+                # Hardens the chart's hard-coded pod specs on their way to the cluster (SECURITY.md).
+                postrender=release_hardening.POSTRENDER_COMMAND,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -13,9 +13,11 @@ import pulumi
 from ack_alluxio_training.alluxio_cache import AlluxioCache, alluxio_cache_args
 from ack_alluxio_training.alluxio_fuse import AlluxioFuse, alluxio_fuse_args
 from ack_alluxio_training.dataset_bucket import DatasetBucket, dataset_bucket_args
+from ack_alluxio_training.job_manifests import DEFAULT_NAMESPACE as TRAINING_NAMESPACE
 from ack_alluxio_training.node_pool import GpuNodePool, gpu_node_pool_args
 from ack_alluxio_training.settings import PlatformSettings
 from ack_alluxio_training.training_job import TrainingJob, training_job_args
+from ack_alluxio_training.training_namespace import TrainingNamespace, TrainingNamespaceArgs
 
 TYPE_TOKEN = "ack-alluxio-training:index:TrainingPlatform"
 
@@ -27,6 +29,7 @@ class TrainingPlatform(pulumi.ComponentResource):
     buckets: dict[str, DatasetBucket]
     cache: AlluxioCache
     fuse: AlluxioFuse
+    training_namespace: TrainingNamespace
     jobs: dict[str, TrainingJob]
 
     def __init__(self, name: str, settings: PlatformSettings, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -52,10 +55,13 @@ class TrainingPlatform(pulumi.ComponentResource):
         ready: list[pulumi.Resource] = [self.fuse]
         if self.cache.warmup_job is not None:
             ready.append(self.cache.warmup_job)
+        self.training_namespace = TrainingNamespace(
+            f"{name}-jobs", TrainingNamespaceArgs(name=TRAINING_NAMESPACE), on_cluster
+        )
         self.jobs = {
             job.name: TrainingJob(
                 f"{name}-{job.name}",
-                training_job_args(settings, job, self.node_pool, self.fuse),
+                training_job_args(settings, job, self.node_pool, self.fuse, self.training_namespace.name),
                 pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=ready)),
             )
             for job in settings.jobs

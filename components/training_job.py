@@ -25,7 +25,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from typing_extensions import TypedDict
 
-from ack_alluxio_training import job_manifests
+from ack_alluxio_training import job_manifests, network_policies
 from ack_alluxio_training.job_scripts import script_sources
 from ack_alluxio_training.scheduling import GpuPlacement
 from ack_alluxio_training.settings import PlatformSettings, TrainingJobSettings
@@ -43,7 +43,7 @@ class TrainingJobArgs(TypedDict, total=False):
     mode: str
     """'train' (default) or 'probe' (mpijob/job only): synthetic vs real data, ratio to a ConfigMap."""
     namespace: pulumi.Input[str]
-    """Namespace of the job and its helper objects (default 'default')."""
+    """Namespace of the job and its helper objects (default 'training'; ``TrainingNamespace`` makes one)."""
     image: Required[pulumi.Input[str]]
     """Training image; the built-in benchmark expects tf_cnn_benchmarks in it."""
     command: pulumi.Input[Sequence[str]] | None
@@ -94,11 +94,12 @@ def training_job_args(
     job: TrainingJobSettings,
     node_pool: GpuPlacement,
     fuse: FuseMount,
+    namespace: pulumi.Input[str] = job_manifests.DEFAULT_NAMESPACE,
 ) -> TrainingJobArgs:
     """Map one configured job onto TrainingJob args: settings plus the pool's placement and the mount."""
     values: dict[str, Any] = {
         **job_manifests.job_settings_values(settings, job),
-        "namespace": job_manifests.DEFAULT_NAMESPACE,
+        "namespace": namespace,
         "fuse_mount_point": fuse.mount_point,
         "node_selector": node_pool.node_selector,
         "tolerations": node_pool.tolerations,
@@ -149,6 +150,17 @@ class TrainingJob(pulumi.ComponentResource):
         if mode == "probe":
             prerequisites += self._probe_access(name, spec, child)
             self.probe_result_config_map = job_name.apply(job_manifests.probe_result_config_map_name)
+
+        # Only this job's pods may talk to each other (ssh, NCCL); the namespace denies the rest.
+        network = spec.apply(
+            lambda s: network_policies.training_job_policy(s.namespace, s.job_name, reaches_api_server=mode == "probe")
+        )
+        prerequisites.append(
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-network", metadata=network.apply(_part("metadata")), spec=network.apply(_part("spec")),
+                opts=child,
+            )
+        )
 
         manifest = spec.apply(job_manifests.job_manifest)
         job_opts = pulumi.ResourceOptions.merge(
