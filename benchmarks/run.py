@@ -9,10 +9,8 @@
   of chart alluxio (the cache and the FUSE release, alternately), its MPIJob, its batch Job, copied
   with unique URNs (plus the stack and provider resources the copies refer to).
 
-Each case is timed as ``make plan``/``make check-export`` run it (the runner's default processes,
-see ``offline.policy_runner.default_workers``) and in one process. The per-resource cost should stay
-flat from 1,000 to 10,000 resources (linear scaling); the one-process row is the cost per resource
-of the work itself.
+Each case is timed as ``make plan``/``make check-export`` run it. The per-resource cost should stay
+flat from 1,000 to 10,000 resources (linear scaling).
 """
 
 from __future__ import annotations
@@ -87,19 +85,13 @@ def homogeneous_export(export: dict[str, Any], resource_type: str, count: int) -
     return document
 
 
-def _measure(evaluate: Callable[[dict[str, Any]], Any], build: Callable[[int], dict[str, Any]],
-             processes: int | None, runner: Any) -> list[float]:
-    """Best-of-2 seconds at each count, with the runner set to ``processes`` (None: its default)."""
-    default = runner.workers
-    runner.workers = default if processes is None else processes
-    try:
-        seconds = []
-        for count in COUNTS:
-            document = build(count)
-            seconds.append(min(_time(lambda document=document: evaluate(document), 2)))
-        return seconds
-    finally:
-        runner.workers = default
+def _measure(evaluate: Callable[[dict[str, Any]], Any], build: Callable[[int], dict[str, Any]]) -> list[float]:
+    """Best-of-2 seconds at each count."""
+    seconds = []
+    for count in COUNTS:
+        document = build(count)
+        seconds.append(min(_time(lambda document=document: evaluate(document), 2)))
+    return seconds
 
 
 def _row(label: str, seconds: list[float]) -> str:
@@ -119,11 +111,10 @@ def main() -> int:
         f"max {max(plan_times):.3f} s over {len(plan_times)} runs (budget < 2 s)"
     )
 
-    from ack_alluxio_training.offline.policy_runner import evaluate_export, load_policy_config, runner_for
+    from ack_alluxio_training.offline.policy_runner import evaluate_export
 
     export = stack_export(run_program(config))
     policy_config = PROJECT_ROOT / "policies" / "config" / "prod.json"
-    runner = runner_for(load_policy_config(policy_config))
     evaluate_export(scaled_export(export, 100), policy_config)  # warm
 
     def evaluate(document: dict[str, Any]) -> Any:
@@ -135,16 +126,14 @@ def main() -> int:
           for name, resource_type in HEAVY_TYPES],
     ]
     print(f"policy evaluation, prod policy config, best of 2 runs (budget < {BUDGET_SECONDS:g} s at "
-          f"{COUNTS[-1]:,} resources); default: {runner.workers} process(es)")
+          f"{COUNTS[-1]:,} resources)")
     worst = 0.0
     for label, build in cases:
-        default = _measure(evaluate, build, None, runner)
-        single = _measure(evaluate, build, 1, runner)
+        default = _measure(evaluate, build)
         worst = max(worst, default[-1])
         verdict = "ok" if default[-1] < BUDGET_SECONDS else "OVER BUDGET"
         print(f"{label}: {default[-1]:.3f} s at {COUNTS[-1]:,} resources [{verdict}]")
-        print(_row(f"{runner.workers} process(es)", default))
-        print(_row("1 process", single))
+        print(_row("offline runner", default))
     print(f"slowest case at {COUNTS[-1]:,} resources: {worst:.3f} s (budget < {BUDGET_SECONDS:g} s)")
     return 0
 

@@ -5,162 +5,183 @@ without touching the mount the training pods read through (and the other way rou
 the cache's namespace: chart 0.6.53's FUSE DaemonSet has a required podAffinity to pods labelled
 ``app=alluxio, role=alluxio-worker`` in its own namespace, so in any other namespace it would never
 be scheduled. Its own release name and ``fullnameOverride`` keep its objects apart from the cache's.
+
+Used alone, it takes the same dataset profiles and tier as the cache and the training jobs' reader
+threads, and derives rows 2, 3 and 4-9 itself (``alluxio_inputs``, ``tuning``).
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
-from functools import partial
-from typing import Final, Protocol
+from typing import Any, Final, Required
 
 import pulumi
 import pulumi_kubernetes as k8s
 from typing_extensions import TypedDict
 
+from ack_alluxio_training import alluxio_inputs as inputs
 from ack_alluxio_training import alluxio_values as av
-from ack_alluxio_training import release_hardening, tuning, versions
-from ack_alluxio_training.scheduling import CachePlacement
-from ack_alluxio_training.settings import PROJECT, PlatformSettings, SettingsError
+from ack_alluxio_training import release_hardening, scheduling, tuning, versions
+from ack_alluxio_training.alluxio_args import (
+    CacheTierArgs,
+    ClientTuningArgs,
+    ContainerResources,
+    DatasetProfile,
+    ReaderJob,
+)
+from ack_alluxio_training.cluster_access import children_options
 
 TYPE_TOKEN: Final = "ack-alluxio-training:index:AlluxioFuse"
 #: Seconds Helm waits for the FUSE DaemonSet on every cache node.
 RELEASE_TIMEOUT_SECONDS: Final = 600
 
 
-class AlluxioFuseArgs(TypedDict):
-    """Inputs of :class:`AlluxioFuse`.
+class AlluxioFuseArgs(TypedDict, total=False):
+    """Inputs of AlluxioFuse: where the cache is, what is behind the mount and who reads it.
 
-    Fields that feed a tuning derivation are plain values, so the tuned Helm values are known at
-    preview time and the policy pack can check them.
+    Values that feed a tuning derivation are plain, so the tuned Helm values are known at preview
+    time and the policy pack can check them.
     """
 
-    namespace: pulumi.Input[str]
-    """Namespace of the cache release (required by the chart's podAffinity to the workers)."""
-    master_hostname: pulumi.Input[str]
-    """DNS name of the cache's master."""
-    alluxio_version: str
-    """Alluxio image tag (2.9.x), the same as the cache's."""
-    chart_version: str
-    """Version of the official ``alluxio`` chart."""
-    node_selector: pulumi.Input[Mapping[str, str]]
-    """nodeSelector of the GPU cache nodes (the node pool's)."""
-    tolerations: pulumi.Input[Sequence[Mapping[str, str]]]
-    """Tolerations of the GPU cache nodes' taint (the node pool's)."""
-    cache_host_path: pulumi.Input[str]
-    """The workers' tier directory; FUSE mounts it too, so short-circuit is a file read (row 10)."""
-    tier: av.CacheTier
-    """The cache's tier, rendered identically so the chart mounts the same host path."""
-    resources: av.ContainerResources
-    """cpu and memory of the FUSE container (rows 11-12, heap for row 7)."""
-    client_properties: Mapping[str, str]
-    """Rows 4-9 (``tuning.tuned_client_properties``); the FUSE process is the client that matters."""
-    mount_point: str
-    """Host path of the mount the training pods read."""
-    entry_timeout_seconds: int
-    """Row 2: kernel dentry cache TTL."""
-    attr_timeout_seconds: int
-    """Row 2: kernel attribute cache TTL."""
-    read_only: bool
-    """Every dataset behind the mount is read-only: mount ``ro`` with ``kernel_cache``."""
-    extra_mount_options: Sequence[str]
-    """More ``-o`` options, one per item."""
-    libfuse_version: int
-    """Row 3: 2 (the image's patched libfuse2) or 3."""
+    namespace: Required[pulumi.Input[str]]
+    """Namespace of the cache release (the chart's FUSE pods need a worker of their own namespace on the node)."""
+    master_hostname: Required[pulumi.Input[str]]
+    """DNS name of the cache's master (AlluxioCache's master_hostname)."""
+    datasets: Required[Sequence[DatasetProfile]]
+    """Profiles of the datasets behind the mount, as given to the cache (rows 2 and 7)."""
+    jobs: Sequence[ReaderJob]
+    """The training jobs that read through the mount; their reader threads size FUSE's threads (row 3)."""
+    gpus_per_node: int
+    """GPUs on each cache node (default 8): bounds how many of a job's pods share one FUSE daemon."""
     max_idle_threads: int
-    """Row 3: FUSE threads, at least the training reader threads per node."""
+    """Row 3 override: FUSE threads (default: derived from jobs, or 64 without jobs)."""
+    tier: CacheTierArgs
+    """The cache's tier, exactly as given to AlluxioCache: FUSE mounts the same host path (row 10)."""
+    client: ClientTuningArgs
+    """Client tuning overrides, as given to AlluxioCache (rows 4-9; FUSE is the client that matters)."""
+    resources: ContainerResources
+    """cpu and memory of the FUSE container (default 8 cpu, 16Gi); the heap must hold the metadata cache."""
+    mount_point: str
+    """Host path of the mount the training pods read (default /mnt/alluxio/fuse; its parent must be its own)."""
+    entry_timeout_seconds: int
+    """Row 2: kernel dentry cache TTL (default 7200, at least 600)."""
+    attr_timeout_seconds: int
+    """Row 2: kernel attribute cache TTL (default 7200, at least 600)."""
+    extra_mount_options: Sequence[str]
+    """More -o options, one per item."""
+    libfuse_version: int
+    """Row 3: 2 (default, the image's patched libfuse2) or 3."""
+    alluxio_version: str
+    """Alluxio image tag, the same as the cache's (default 2.9.5)."""
+    chart_version: str
+    """Version of the official alluxio chart (default 0.6.53)."""
+    node_selector: pulumi.Input[Mapping[str, str]]
+    """nodeSelector of the cache nodes (default: the label GpuNodePool puts on its nodes)."""
+    tolerations: pulumi.Input[Sequence[Mapping[str, str]]]
+    """Tolerations of the cache nodes' taints (default: GpuNodePool's GPU taint)."""
+    kubeconfig: pulumi.Input[str]
+    """Kubeconfig of an existing cluster; without it the caller's (or the default) Kubernetes provider is used."""
 
 
-class FuseCache(Protocol):
-    """What FUSE reads from the AlluxioCache component."""
-
-    @property
-    def namespace(self) -> pulumi.Output[str]: ...
-
-    @property
-    def master_hostname(self) -> pulumi.Output[str]: ...
-
-
-def alluxio_fuse_args(settings: PlatformSettings, node_pool: CachePlacement, cache: FuseCache) -> AlluxioFuseArgs:
-    """Map validated settings, the node pool and the cache onto FUSE's args."""
-    fuse = settings.fuse
-    client = av.client_properties(settings)
-    resources = av.fuse_resources(settings)
-    cache_entries = int(client[tuning.KEY_METADATA_CACHE_MAX_SIZE])
-    problems: list[str] = []
-    # Every check that can refuse a value the chart would render wrongly, named by its stack key.
-    for key, check in (
-        ("fuse.resources.memory", partial(tuning.fuse_jvm_memory_options, resources["memory"], cache_entries)),
-        ("fuse.mountPoint", partial(av.fuse_mount_parent, fuse.mount_point)),
-        ("fuse.extraMountOptions", partial(av.check_fuse_mount_options, fuse.extra_mount_options)),
-        ("cache.hostPath", partial(av.check_java_opts_value, settings.cache.host_path, "cache host path")),
-    ):
-        try:
-            check()
-        except ValueError as exc:
-            problems.append(f"{PROJECT}:{key}: {exc}")
-    if problems:
-        raise SettingsError(problems)
-    return AlluxioFuseArgs(
-        namespace=cache.namespace,
-        master_hostname=cache.master_hostname,
-        alluxio_version=settings.alluxio.version,
-        chart_version=settings.alluxio.chart_version,
-        node_selector=node_pool.node_selector,
-        tolerations=node_pool.tolerations,
-        cache_host_path=node_pool.cache_host_path,
-        tier=av.cache_tier(settings),
-        resources=resources,
-        client_properties=client,
-        mount_point=fuse.mount_point,
-        entry_timeout_seconds=fuse.entry_timeout_seconds,
-        attr_timeout_seconds=fuse.attr_timeout_seconds,
-        read_only=all(d.read_only for d in settings.datasets),
-        extra_mount_options=list(fuse.extra_mount_options),
-        libfuse_version=fuse.libfuse_version,
-        max_idle_threads=av.fuse_max_idle_threads_for(settings),
+def _fuse_values(args: AlluxioFuseArgs, where: str) -> dict[str, Any]:
+    """Validated FUSE settings (defaults filled) and the tuned values derived from them."""
+    datasets = list(args["datasets"])
+    inputs.check_profiles(datasets, where + "datasets")
+    fuse = inputs.fuse_settings(
+        {
+            key: args[key]  # type: ignore[literal-required]
+            for key in (
+                "mount_point", "entry_timeout_seconds", "attr_timeout_seconds", "extra_mount_options",
+                "libfuse_version", "max_idle_threads", "resources",
+            )
+            if key in args
+        },
+        where.rstrip(": "),
     )
+    tier_settings = inputs.cache_tier(args.get("tier"), where + "tier")
+    client = inputs.client_properties(datasets, args.get("client"), where + "client")
+    resources = ContainerResources(cpu=fuse.resources.cpu, memory=fuse.resources.memory)
+    inputs.checked(
+        f"{where}resources.memory", tuning.fuse_jvm_memory_options, resources["memory"],
+        int(client[tuning.KEY_METADATA_CACHE_MAX_SIZE]),
+    )
+    inputs.checked(f"{where}mount_point", av.fuse_mount_parent, fuse.mount_point)
+    inputs.checked(f"{where}extra_mount_options", av.check_fuse_mount_options, fuse.extra_mount_options)
+    inputs.checked(f"{where}tier.host_path", av.check_java_opts_value, tier_settings.host_path, "cache host path")
+    threads = fuse.max_idle_threads
+    if threads is None:
+        gpus_per_node = int(args.get("gpus_per_node", inputs.default_gpus_per_node()))
+        threads = inputs.fuse_threads(list(args.get("jobs", [])), gpus_per_node, where + "jobs")
+    return {
+        "fuse": fuse,
+        "tier": inputs.values_tier(tier_settings),
+        "host_path": tier_settings.host_path,
+        "client": client,
+        "resources": resources,
+        "read_only": all(d.get("read_only", True) for d in datasets),
+        "threads": threads,
+    }
 
 
 class AlluxioFuse(pulumi.ComponentResource):
-    """The tuned FUSE release (rows 2, 3, 4-9 as the client, 10, 11, 12)."""
+    """The tuned Alluxio-FUSE DaemonSet (rows 2, 3, 4-9 as the client, 10, 11, 12) beside an AlluxioCache.
 
-    release: k8s.helm.v3.Release
+    Prerequisites: an AlluxioCache (or the same chart's workers) in ``namespace``; nodes with a
+    kernel >= 4.19 (row 1: Alibaba Cloud Linux 3/4, which GpuNodePool enforces); the tier's host
+    path on every node, as for the cache; and the mount point's parent directory free for a
+    bidirectional host mount. FUSE pods run privileged, so the namespace allows privileged pods.
+    """
+
     namespace: pulumi.Output[str]
+    """Namespace of the FUSE release (the cache's)."""
     mount_point: pulumi.Output[str]
+    """Host path of the mount; training pods mount it by hostPath."""
     max_idle_threads: pulumi.Output[int]
+    """FUSE threads the release runs with (row 3)."""
 
     def __init__(self, name: str, args: AlluxioFuseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(TYPE_TOKEN, name, {}, opts)
+        where = f"AlluxioFuse {name!r}: "
+        resolved = _fuse_values(args, where)
+        fuse = resolved["fuse"]
+        release = inputs.alluxio_release(
+            {
+                key: value
+                for key, value in (
+                    ("version", args.get("alluxio_version")),
+                    ("chart_version", args.get("chart_version")),
+                )
+                if value is not None
+            },
+            where.rstrip(": "),
+        )
         options = tuning.fuse_mount_options(
-            entry_timeout_seconds=args["entry_timeout_seconds"],
-            attr_timeout_seconds=args["attr_timeout_seconds"],
-            read_only=args["read_only"],
-            libfuse_version=args["libfuse_version"],
-            max_idle_threads=args["max_idle_threads"],
-            extra=args["extra_mount_options"],
+            entry_timeout_seconds=fuse.entry_timeout_seconds,
+            attr_timeout_seconds=fuse.attr_timeout_seconds,
+            read_only=resolved["read_only"],
+            libfuse_version=fuse.libfuse_version,
+            max_idle_threads=resolved["threads"],
+            extra=fuse.extra_mount_options,
         )
         values = av.fuse_release_values(
-            alluxio_version=args["alluxio_version"],
+            alluxio_version=release.version,
             master_host=args["master_hostname"],
-            resources=args["resources"],
-            tier=args["tier"],
-            cache_host_path=args["cache_host_path"],
-            node_selector=args["node_selector"],
-            tolerations=args["tolerations"],
-            client_properties=args["client_properties"],
-            mount_point=args["mount_point"],
+            resources=resolved["resources"],
+            tier=resolved["tier"],
+            cache_host_path=resolved["host_path"],
+            node_selector=args.get("node_selector", scheduling.node_selector()),
+            tolerations=args.get("tolerations", scheduling.tolerations()),
+            client_properties=resolved["client"],
+            mount_point=fuse.mount_point,
             mount_options=options,
-            libfuse_version=args["libfuse_version"],
-            max_idle_threads=args["max_idle_threads"],
+            libfuse_version=fuse.libfuse_version,
+            max_idle_threads=resolved["threads"],
         )
+        super().__init__(TYPE_TOKEN, name, {}, opts)
+        child = children_options(self, name, args.get("kubeconfig"))
         self.release = k8s.helm.v3.Release(
             f"{name}-release",
             k8s.helm.v3.ReleaseArgs(
                 chart=versions.ALLUXIO_CHART_NAME,
-                version=args["chart_version"],
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(
-                    repo=versions.alluxio_chart_repository(args["alluxio_version"])
-                ),
+                version=release.chart_version,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=versions.alluxio_chart_repository(release.version)),
                 name=av.FUSE_RELEASE_NAME,
                 namespace=args["namespace"],
                 values=values,
@@ -169,11 +190,11 @@ class AlluxioFuse(pulumi.ComponentResource):
                 # Hardens the chart's hard-coded pod specs on their way to the cluster (SECURITY.md).
                 postrender=release_hardening.POSTRENDER_COMMAND,
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
         self.namespace = pulumi.Output.from_input(args["namespace"])
-        self.mount_point = pulumi.Output.from_input(args["mount_point"])
-        self.max_idle_threads = pulumi.Output.from_input(args["max_idle_threads"])
+        self.mount_point = pulumi.Output.from_input(fuse.mount_point)
+        self.max_idle_threads = pulumi.Output.from_input(resolved["threads"])
         self.register_outputs(
             {
                 "namespace": self.namespace,

@@ -31,6 +31,9 @@ KEY_SITE_CONF_DIR: Final = "alluxio.site.conf.dir"
 KEY_ROOT_UFS: Final = "alluxio.master.mount.table.root.ufs"
 KEY_ROOT_READONLY: Final = "alluxio.master.mount.table.root.readonly"
 ROOT_MOUNT_OPTION_PREFIX: Final = "alluxio.master.mount.table.root.option."
+# The standalone FUSE process's web server (off by default in 2.9): where its metrics are served.
+KEY_FUSE_WEB_ENABLED: Final = "alluxio.fuse.web.enabled"
+KEY_FUSE_WEB_PORT: Final = "alluxio.fuse.web.port"
 
 # OSS under-file-system options (mount options of the root mount and of `alluxio fs mount`).
 OSS_ENDPOINT: Final = "fs.oss.endpoint"
@@ -53,6 +56,8 @@ PROPERTY_KEYS: Final[dict[str, PropertyKeyFact]] = {
     KEY_MASTER_HOSTNAME: PropertyKeyFact("string", "ALL", "FUSE release points at the cache's master"),
     KEY_SITE_CONF_DIR: PropertyKeyFact("list", "ALL", "where the master finds the credentials file"),
     KEY_ROOT_UFS: PropertyKeyFact("string", "MASTER", "root mount: the first dataset"),
+    KEY_FUSE_WEB_ENABLED: PropertyKeyFact("boolean", "CLIENT", "FUSE serves /metrics/prometheus/ (default false)"),
+    KEY_FUSE_WEB_PORT: PropertyKeyFact("int", "CLIENT", "the FUSE web port the PodMonitor scrapes (default 49999)"),
     KEY_ROOT_READONLY: PropertyKeyFact("boolean", "MASTER", "root mount of read-only data"),
     OSS_ENDPOINT: PropertyKeyFact("string", "SERVER", "OSS internal endpoint"),
     OSS_ACCESS_KEY_ID: PropertyKeyFact("string", "SERVER", "OSS credentials (Secret only)"),

@@ -34,11 +34,13 @@ from typing import Any, Final
 
 from typing_extensions import TypedDict
 
+from ack_alluxio_training import alluxio_metrics, conventions, tuning, versions
 from ack_alluxio_training import alluxio_property_keys as keys
-from ack_alluxio_training import conventions, tuning, versions
+from ack_alluxio_training.alluxio_args import ContainerResources as ContainerResources
+from ack_alluxio_training.alluxio_args import DatasetProfile
 from ack_alluxio_training.durations import duration_seconds
 from ack_alluxio_training.quantities import memory_bytes
-from ack_alluxio_training.settings import PlatformSettings, Resources
+from ack_alluxio_training.settings import AlluxioClientSettings, DatasetSettings, PlatformSettings, Resources
 
 #: Release names, also the charts' ``fullnameOverride``. The chart defaults that to ``alluxio``, so
 #: the FUSE release needs its own or both would render ``alluxio-config`` and clash.
@@ -58,15 +60,6 @@ WARMUP_DEADLINE_SECONDS: Final = 4 * 3600
 #: Characters a value in the chart's one-line java opts cannot carry (besides whitespace): the image's
 #: entrypoint writes each ``ALLUXIO_*_JAVA_OPTS`` into ``alluxio-env.sh`` as ``export KEY="<line>"``.
 JAVA_OPTS_UNSAFE_CHARACTERS: Final = frozenset('"$`\\')
-
-
-class ContainerResources(TypedDict):
-    """cpu and memory of one container; requests equal limits (rows 11-12)."""
-
-    cpu: str
-    """Kubernetes cpu quantity ('4', '3500m'); -XX:ActiveProcessorCount is it rounded up."""
-    memory: str
-    """Kubernetes memory quantity; heap and direct memory are sized inside it."""
 
 
 class CacheResources(TypedDict):
@@ -228,16 +221,44 @@ def jvm_options(resources: ContainerResources, reserved_bytes: int = 0) -> list[
     return tuning.jvm_cpu_options(resources["cpu"]) + tuning.jvm_memory_options(resources["memory"], reserved_bytes)
 
 
-def client_properties(settings: PlatformSettings) -> dict[str, str]:
-    """Rows 4-9 for this stack: every dataset behind the mount shares one client cache."""
-    client = settings.alluxio.client
-    return tuning.tuned_client_properties(
-        file_count=sum(d.file_count for d in settings.datasets),
-        change_interval_seconds=[float(duration_seconds(d.change_interval)) for d in settings.datasets],
+def client_properties_for(
+    datasets: Sequence[DatasetProfile], client: AlluxioClientSettings, overrides: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Rows 4-9 for the datasets behind one mount: they share one client cache.
+
+    ``overrides`` are set after the derived properties (a consumer's escape hatch; the policy pack
+    still checks the result).
+    """
+    default_interval = DatasetSettings.model_fields["change_interval"].default
+    properties = tuning.tuned_client_properties(
+        file_count=sum(int(d["file_count"]) for d in datasets),
+        change_interval_seconds=[
+            float(duration_seconds(d.get("change_interval", default_interval))) for d in datasets
+        ],
         worker_list_refresh_seconds=float(duration_seconds(client.worker_list_refresh_interval)),
         avoid_eviction_reserved=client.avoid_eviction_reserved,
         metadata_cache_headroom=client.metadata_cache_headroom,
     )
+    return {**properties, **dict(overrides or {})}
+
+
+def dataset_profiles(settings: PlatformSettings) -> list[DatasetProfile]:
+    """The stack's datasets as the profiles the Alluxio components take."""
+    return [
+        DatasetProfile(
+            name=d.name,
+            size_gib=d.size_gib,
+            file_count=d.file_count,
+            read_only=d.read_only,
+            change_interval=d.change_interval,
+        )
+        for d in settings.datasets
+    ]
+
+
+def client_properties(settings: PlatformSettings) -> dict[str, str]:
+    """Rows 4-9 for this stack: every dataset behind the mount shares one client cache."""
+    return client_properties_for(dataset_profiles(settings), settings.alluxio.client)
 
 
 def fuse_max_idle_threads_for(settings: PlatformSettings) -> int:
@@ -279,12 +300,18 @@ def fuse_resources(settings: PlatformSettings) -> ContainerResources:
     return _resources(settings.fuse.resources)
 
 
-def escape_property_value(value: str) -> str:
-    """A value safe in a Java properties file (backslashes and line breaks would change it)."""
+def escape_property_value(value: str | None) -> str:
+    """A value safe in a Java properties file (backslashes and line breaks would change it).
+
+    A missing value (an engine or a test mock that returns no ``secret`` for an access key) is
+    written empty instead of crashing the program: the key then fails at mount time, visibly.
+    """
+    if value is None:
+        return ""
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def site_properties(access_key_id: str, access_key_secret: str) -> str:
+def site_properties(access_key_id: str | None, access_key_secret: str | None) -> str:
     """The ``alluxio-site.properties`` of the credentials Secret: the root mount's OSS keys only.
 
     The master reads it from the folder named by ``alluxio.site.conf.dir``; -D flags (the chart's
@@ -390,12 +417,19 @@ def cache_release_values(
         "shortCircuit": short_circuit(),
         "journal": {"storageClass": journal["storage_class"], "size": journal["size"]},
         "fuse": {"enabled": False},
+        # /metrics/prometheus/ on every web port, scraped by the PodMonitors (docs/observability.md).
+        "metrics": alluxio_metrics.chart_metrics_values(),
         "secrets": {"master": {credentials_secret_name: CREDENTIALS_FOLDER}},
     }
 
 
 def fuse_properties(client_properties: Mapping[str, str], master_host: object, libfuse_version: int) -> dict[str, Any]:
-    """Properties of the FUSE process: rows 4-9, the cache's master, and the libfuse version (row 3)."""
+    """Properties of the FUSE process: rows 4-9, the cache's master, the libfuse version (row 3).
+
+    Also its web server, the only place a standalone FUSE process serves its metrics; the chart's
+    ``metrics`` values are not used for FUSE: its DaemonSet does not mount the metrics ConfigMap
+    that ``metrics.enabled`` points every process of the release at.
+    """
     tuning.check_libfuse_version(libfuse_version)
     check_java_opts_values(client_properties.values(), "client property value")
     check_java_opts_value(master_host, "master hostname")
@@ -404,6 +438,8 @@ def fuse_properties(client_properties: Mapping[str, str], master_host: object, l
         tuning.KEY_SHORT_CIRCUIT_ENABLED: "true",
         tuning.KEY_LIBFUSE_VERSION: str(libfuse_version),
         keys.KEY_MASTER_HOSTNAME: master_host,
+        keys.KEY_FUSE_WEB_ENABLED: "true",
+        keys.KEY_FUSE_WEB_PORT: str(alluxio_metrics.FUSE_WEB_PORT),
     }
 
 

@@ -11,8 +11,6 @@ on a key pair given as secret config. Both halves of the key leave this componen
 secrets; the Kubernetes Secret that carries them to Alluxio belongs to AlluxioCache.
 """
 
-from __future__ import annotations
-
 from typing import Any, Final, Required
 
 import pulumi
@@ -101,13 +99,15 @@ class DatasetBucket(pulumi.ComponentResource):
     """A private, encrypted OSS dataset bucket and a least-privilege key to read it."""
 
     bucket_name: pulumi.Output[str]
+    """Name of the bucket."""
     ufs_uri: pulumi.Output[str]
+    """Alluxio's under-storage URI of the dataset: oss://<bucket>/<prefix>/."""
     internal_endpoint: pulumi.Output[str]
+    """Region-internal OSS endpoint the cluster reads the bucket through."""
     access_key_id: pulumi.Output[str]
+    """Access key id Alluxio reads the dataset with (a secret)."""
     access_key_secret: pulumi.Output[str]
-    bucket: oss.Bucket
-    reader_user: ram.User | None
-    reader_policy: ram.Policy | None
+    """Its secret (a secret)."""
 
     def __init__(self, name: str, args: DatasetBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         problems = _argument_problems(args)
@@ -117,14 +117,14 @@ class DatasetBucket(pulumi.ComponentResource):
         protect = bool(args.get("protect", False))
         prefix = pulumi.Output.from_input(args.get("prefix", "")).apply(lambda p: p.strip("/"))
 
-        self.bucket = self._create_bucket(name, args, protect)
+        self.bucket: oss.Bucket = self._create_bucket(name, args, protect)
         self._secure_bucket(name, args)
         self.bucket_name = self.bucket.bucket
         self.ufs_uri = pulumi.Output.all(self.bucket_name, prefix).apply(lambda v: ufs_uri(v[0], v[1]))
         self.internal_endpoint = pulumi.Output.from_input(args["region"]).apply(internal_endpoint)
 
-        self.reader_user = None
-        self.reader_policy = None
+        self.reader_user: ram.User | None = None
+        self.reader_policy: ram.Policy | None = None
         if "access_key_id" in args:
             self.access_key_id = pulumi.Output.secret(args["access_key_id"])
             self.access_key_secret = pulumi.Output.secret(args["access_key_secret"])

@@ -183,6 +183,8 @@ class JobSpec:
     command: tuple[str, ...] | None = None
     node_selector: Mapping[str, str] = field(default_factory=dict)
     tolerations: tuple[Mapping[str, Any], ...] = ()
+    #: Where the probe also pushes its result for Prometheus (``monitoring.probePushgatewayUrl``).
+    probe_pushgateway_url: str | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -266,6 +268,7 @@ def job_settings_values(settings: PlatformSettings, job: TrainingJobSettings) ->
         "ttl_seconds_after_finished": job.ttl_seconds_after_finished,
         "dataset_path": dataset_alluxio_path([d.name for d in settings.datasets], job.dataset),
         "read_only": dataset.read_only,
+        "probe_pushgateway_url": settings.monitoring.probe_pushgateway_url if job.mode == "probe" else None,
     }
 
 
@@ -359,6 +362,8 @@ def probe_command(spec: JobSpec, benchmark: Sequence[str]) -> list[str]:
         spec.data_dir,
         "--result-configmap",
         probe_result_config_map_name(spec.job_name),
+        *(["--pushgateway", spec.probe_pushgateway_url, "--training-job", spec.job_name]
+          if spec.probe_pushgateway_url else []),
         "--",
         *benchmark,
     ]

@@ -8,8 +8,6 @@ static``, rows 11-12) and builds the Kubernetes provider every in-cluster child 
 pulumi-eks pattern).
 """
 
-from __future__ import annotations
-
 import base64
 from collections.abc import Sequence
 from typing import Any, Final, Required, cast
@@ -228,16 +226,21 @@ class GpuNodePool(pulumi.ComponentResource):
     """An ACK cluster's GPU node pool on a FUSE-capable kernel, and a provider for that cluster."""
 
     cluster_id: pulumi.Output[str]
+    """Id of the ACK cluster (adopted or created)."""
     kubeconfig: pulumi.Output[str]
-    kubernetes_provider: k8s.Provider
+    """Kubeconfig of the cluster (a secret); give it to the Alluxio components and jobs."""
     node_selector: pulumi.Output[dict[str, str]]
+    """nodeSelector that puts a pod on this pool."""
     tolerations: pulumi.Output[list[dict[str, str]]]
+    """Tolerations a pod needs for this pool's GPU taint."""
     cache_host_path: pulumi.Output[str]
+    """Host directory the nodes' user data creates for the cache tier, owned by uid 1000."""
     node_pool_id: pulumi.Output[str]
+    """Id of the ACK node pool."""
     labels: pulumi.Output[dict[str, str]]
+    """Labels on every node of the pool."""
     taints: pulumi.Output[list[dict[str, str]]]
-    cluster: cs.ManagedKubernetes | None
-    node_pool: cs.NodePool
+    """Taints on every node of the pool."""
 
     def __init__(self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         problems = _argument_problems(args)
@@ -245,7 +248,7 @@ class GpuNodePool(pulumi.ComponentResource):
             raise ValueError(f"GpuNodePool {name!r}: " + "; ".join(problems))
         super().__init__(TYPE_TOKEN, name, {}, opts)
 
-        self.cluster = None
+        self.cluster: cs.ManagedKubernetes | None = None
         if "cluster" in args:
             self.cluster = self._create_cluster(name, args["cluster"], args.get("region"))
             self.cluster_id = self.cluster.id
@@ -263,7 +266,7 @@ class GpuNodePool(pulumi.ComponentResource):
         taints = scheduling.node_taints()
         default_host_path = CacheSettings.model_fields["host_path"].default
         self.cache_host_path = pulumi.Output.from_input(args.get("cache_host_path", default_host_path))
-        self.node_pool = self._create_node_pool(name, args, labels, taints)
+        self.node_pool: cs.NodePool = self._create_node_pool(name, args, labels, taints)
         self.node_pool_id = self.node_pool.node_pool_id
         self.labels = labels
         self.taints = pulumi.Output.from_input(taints)
@@ -272,7 +275,8 @@ class GpuNodePool(pulumi.ComponentResource):
 
         # Everything deployed through this provider waits for the GPU nodes: the Alluxio workers
         # and FUSE pods select them and would sit Pending otherwise.
-        self.kubernetes_provider = k8s.Provider(
+        # Exposed for Python callers (a provider is not a schema output; other languages use kubeconfig).
+        self.kubernetes_provider: k8s.Provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.node_pool]),

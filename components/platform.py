@@ -1,7 +1,9 @@
 """TrainingPlatform: wires the node pool, dataset buckets, Alluxio, FUSE and the training jobs.
 
-The only module that maps validated settings onto the components' args; every component stays
-usable on its own by other stacks (args are TypedDicts of ``pulumi.Input``).
+Settings reach the components only through this module and ``platform_args`` (which maps them
+onto each component's args); every component stays usable on its own by other stacks (args are
+TypedDicts of ``pulumi.Input``). TrainingPlatform itself takes the validated settings model, so it
+is Python-only: other languages compose the five components of the component package.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ from typing import Any
 
 import pulumi
 
-from ack_alluxio_training.alluxio_cache import AlluxioCache, alluxio_cache_args
-from ack_alluxio_training.alluxio_fuse import AlluxioFuse, alluxio_fuse_args
+from ack_alluxio_training.alluxio_cache import AlluxioCache
+from ack_alluxio_training.alluxio_fuse import AlluxioFuse
 from ack_alluxio_training.dataset_bucket import DatasetBucket, dataset_bucket_args
 from ack_alluxio_training.job_manifests import DEFAULT_NAMESPACE as TRAINING_NAMESPACE
+from ack_alluxio_training.monitoring import AlluxioMonitoring, alluxio_monitoring_args
 from ack_alluxio_training.node_pool import GpuNodePool, gpu_node_pool_args
+from ack_alluxio_training.platform_args import alluxio_cache_args, alluxio_fuse_args, training_job_args
 from ack_alluxio_training.settings import PlatformSettings
-from ack_alluxio_training.training_job import TrainingJob, training_job_args
+from ack_alluxio_training.training_job import TrainingJob
 from ack_alluxio_training.training_namespace import TrainingNamespace, TrainingNamespaceArgs
 
 TYPE_TOKEN = "ack-alluxio-training:index:TrainingPlatform"
@@ -31,6 +35,7 @@ class TrainingPlatform(pulumi.ComponentResource):
     fuse: AlluxioFuse
     training_namespace: TrainingNamespace
     jobs: dict[str, TrainingJob]
+    monitoring: AlluxioMonitoring | None
 
     def __init__(self, name: str, settings: PlatformSettings, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, {}, opts)
@@ -66,6 +71,12 @@ class TrainingPlatform(pulumi.ComponentResource):
             )
             for job in settings.jobs
         }
+        # Needs the Prometheus operator's CRDs, not the releases: nothing waits on it, it waits on nothing.
+        self.monitoring = (
+            AlluxioMonitoring(f"{name}-monitoring", alluxio_monitoring_args(settings), on_cluster)
+            if settings.monitoring.enabled
+            else None
+        )
         self.register_outputs(
             {
                 "clusterId": self.node_pool.cluster_id,
@@ -90,5 +101,11 @@ def export_platform_outputs(platform: TrainingPlatform) -> None:
         "fuseMountPoint": platform.fuse.mount_point,
         "trainingJobs": {n: j.job_name for n, j in platform.jobs.items()},
     }
+    if platform.monitoring is not None:
+        outputs["monitoring"] = {
+            "namespace": platform.monitoring.namespace,
+            "dashboardConfigMap": platform.monitoring.dashboard_config_map,
+            "prometheusRule": platform.monitoring.prometheus_rule,
+        }
     for key, value in outputs.items():
         pulumi.export(key, value)

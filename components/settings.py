@@ -509,6 +509,59 @@ class TrainingJobSettings(_Model):
         return self.workers * self.gpus_per_worker
 
 
+class MonitoringSettings(_Model):
+    """Prometheus operator objects and the Grafana dashboard of the data path (docs/observability.md).
+
+    Kept in one block: the thresholds are the alerts' only source, the dashboard reads the same.
+    """
+
+    enabled: bool = Field(
+        default=True,
+        description="PodMonitors, a PrometheusRule and a dashboard ConfigMap; false on clusters without the "
+        "Prometheus operator CRDs (monitoring.coreos.com/v1).",
+    )
+    namespace: str | None = Field(
+        default=None, description="Namespace of the monitors, rule and dashboard; default: alluxio.namespace."
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra labels on monitors and rules, for a Prometheus that selects them by label "
+        "(e.g. release: kube-prometheus-stack).",
+    )
+    scrape_interval: str = Field(default="30s", description="How often Prometheus scrapes each Alluxio process.")
+    training_metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Port the training pods serve Prometheus metrics on, if any."
+    )
+    probe_pushgateway_url: str | None = Field(
+        default=None,
+        description="Pushgateway the throughput probe pushes its result to (http(s)://host:port); unset: "
+        "the result stays in its ConfigMap only.",
+    )
+    cache_hit_rate_floor: float = Field(
+        default=0.9, gt=0, le=1, description="Alert when the byte hit rate stays below this while training reads."
+    )
+    ufs_read_share_ceiling: float = Field(
+        default=0.1, gt=0, le=1, description="Alert when more than this share of the bytes read comes from OSS."
+    )
+    probe_ratio_floor: float = Field(
+        default=0.95, gt=0, le=1, description="Alert when the probe's real/synthetic ratio is below this."
+    )
+
+    @field_validator("scrape_interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        if not re.fullmatch(r"[1-9][0-9]*(s|m)", value):
+            raise ValueError(f"{value!r} is not a Prometheus duration in seconds or minutes (e.g. '30s', '1m')")
+        return value
+
+    @field_validator("probe_pushgateway_url")
+    @classmethod
+    def _pushgateway(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?", value):
+            raise ValueError(f"{value!r} is not an http(s) URL of a Pushgateway (e.g. http://pushgateway.monitoring:9091)")
+        return value
+
+
 class PolicySettings(_Model):
     """Which policy config the offline plan uses (policies/config/<environment>.json by default)."""
 
@@ -528,6 +581,7 @@ class PlatformSettings(_Model):
     fuse: FuseSettings = Field(default_factory=FuseSettings)
     jobs: list[TrainingJobSettings] = Field(default_factory=list)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
 
     @field_validator("region")
     @classmethod

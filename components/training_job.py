@@ -10,101 +10,113 @@ In ``probe`` mode the component also creates what the throughput probe needs: a 
 the probe script, an empty result ConfigMap, and a ServiceAccount whose Role may only get and
 patch that one ConfigMap (see docs/throughput-probe.md).
 
-The Kubernetes provider comes from the caller (``providers=[...]`` on this component, inherited by
-the children). The caller's ``depends_on`` (FUSE ready, cache warmed up) is passed on to every
-child: a component's dependencies are not inherited by its children on their own, and a job
-started before FUSE is mounted reads an empty directory.
+Used alone it needs only a name: every other field has the study's default (from the settings
+models), and a ``kubeconfig`` points it at an existing cluster. The Kubernetes provider otherwise
+comes from the caller (``providers=[...]`` on this component, inherited by the children). The
+caller's ``depends_on`` (FUSE ready, cache warmed up) is passed on to every child: a component's
+dependencies are not inherited by its children on their own, and a job started before FUSE is
+mounted reads an empty directory.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, Required, cast
+from typing import Any, Required, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
 from typing_extensions import TypedDict
 
-from ack_alluxio_training import job_manifests, network_policies
+from ack_alluxio_training import job_manifests, network_policies, scheduling
+from ack_alluxio_training.cluster_access import children_options
 from ack_alluxio_training.job_scripts import script_sources
-from ack_alluxio_training.scheduling import GpuPlacement
-from ack_alluxio_training.settings import PlatformSettings, TrainingJobSettings
+from ack_alluxio_training.settings import FuseSettings, Resources, TrainingJobSettings
 
 TYPE_TOKEN = "ack-alluxio-training:index:TrainingJob"
 
 
 class TrainingJobArgs(TypedDict, total=False):
-    """Inputs of a TrainingJob; the keys are the fields of ``job_manifests.JobSpec``."""
+    """Inputs of a TrainingJob: the JobSpec fields (``job_manifests``) plus how to reach the cluster.
+
+    Only the name is required; the rest defaults to the study's job (a Horovod ResNet-50 MPIJob of
+    4 workers x 8 GPUs with 16 reader threads each, reading the root dataset through FUSE).
+    """
 
     job_name: Required[pulumi.Input[str]]
     """Name of the job object (a DNS label starting with a letter); helper objects are named after it."""
-    backend: Required[str]
-    """mpijob, tfjob, pytorchjob, trainjob or job. A plain value: it decides which resources exist."""
+    backend: str
+    """mpijob (default), tfjob, pytorchjob, trainjob or job. A plain value: it decides which resources exist."""
     mode: str
     """'train' (default) or 'probe' (mpijob/job only): synthetic vs real data, ratio to a ConfigMap."""
     namespace: pulumi.Input[str]
     """Namespace of the job and its helper objects (default 'training'; ``TrainingNamespace`` makes one)."""
-    image: Required[pulumi.Input[str]]
-    """Training image; the built-in benchmark expects tf_cnn_benchmarks in it."""
-    command: pulumi.Input[Sequence[str]] | None
+    image: pulumi.Input[str]
+    """Training image (default mpioperator/tensorflow-benchmarks:latest); the benchmark needs tf_cnn_benchmarks."""
+    command: pulumi.Input[Sequence[str]]
     """What each training process runs instead of tf_cnn_benchmarks (mpijob runs it under mpirun)."""
-    workers: Required[pulumi.Input[int]]
-    """Worker pods (one per GPU node in the study: 4)."""
-    gpus_per_worker: Required[pulumi.Input[int]]
-    """GPUs of each worker pod; Horovod runs one rank per GPU."""
-    cpu: Required[pulumi.Input[str]]
-    """cpu request and limit of a worker's training container (equal: Guaranteed QoS)."""
-    memory: Required[pulumi.Input[str]]
-    """memory request and limit of a worker's training container; /dev/shm is charged to it."""
-    reader_threads: Required[pulumi.Input[int]]
-    """Data reader threads per worker pod; FUSE threads are sized from the same number."""
-    shm_size: Required[pulumi.Input[str]]
-    """Size limit of the memory-backed /dev/shm of a worker pod."""
-    model: Required[pulumi.Input[str]]
-    """tf_cnn_benchmarks model (resnet50)."""
-    batch_size: Required[pulumi.Input[int]]
-    """Per-GPU batch size (the study: 256)."""
-    num_batches: Required[pulumi.Input[int]]
-    """Batches the benchmark runs."""
-    backoff_limit: Required[pulumi.Input[int]]
-    """Retries before the job is marked failed."""
-    ttl_seconds_after_finished: Required[pulumi.Input[int]]
-    """Seconds a finished job (and its logs) is kept."""
-    dataset_path: Required[pulumi.Input[str]]
-    """The dataset's Alluxio path: '/' for the first dataset, '/<name>' for the others."""
-    read_only: Required[pulumi.Input[bool]]
-    """Mount the FUSE path read-only (read-only datasets)."""
-    fuse_mount_point: Required[pulumi.Input[str]]
-    """Host path where Alluxio FUSE mounts the Alluxio root on every GPU node."""
+    workers: pulumi.Input[int]
+    """Worker pods (default 4, one per GPU node in the study)."""
+    gpus_per_worker: pulumi.Input[int]
+    """GPUs of each worker pod (default 8); Horovod runs one rank per GPU."""
+    cpu: pulumi.Input[str]
+    """cpu request and limit of a worker's training container (default 40; equal: Guaranteed QoS)."""
+    memory: pulumi.Input[str]
+    """memory request and limit of a worker's training container (default 160Gi); /dev/shm is charged to it."""
+    reader_threads: pulumi.Input[int]
+    """Data reader threads per worker pod (default 16); give AlluxioFuse the same number (row 3)."""
+    shm_size: pulumi.Input[str]
+    """Size limit of the memory-backed /dev/shm of a worker pod (default 32Gi)."""
+    model: pulumi.Input[str]
+    """tf_cnn_benchmarks model (default resnet50)."""
+    batch_size: pulumi.Input[int]
+    """Per-GPU batch size (default 256, as the study)."""
+    num_batches: pulumi.Input[int]
+    """Batches the benchmark runs (default 1000)."""
+    backoff_limit: pulumi.Input[int]
+    """Retries before the job is marked failed (default 3)."""
+    ttl_seconds_after_finished: pulumi.Input[int]
+    """Seconds a finished job (and its logs) is kept (default 86400)."""
+    dataset_path: pulumi.Input[str]
+    """The dataset's Alluxio path: '/' (default) for the first dataset, '/<name>' for the others."""
+    read_only: pulumi.Input[bool]
+    """Mount the FUSE path read-only (default true, for read-only datasets)."""
+    fuse_mount_point: pulumi.Input[str]
+    """Host path where Alluxio FUSE mounts the Alluxio root on every GPU node (default /mnt/alluxio/fuse)."""
     node_selector: pulumi.Input[Mapping[str, str]]
-    """nodeSelector of the GPU pool, put on every pod."""
+    """nodeSelector of the GPU pool, put on every pod (default: the label GpuNodePool sets)."""
     tolerations: pulumi.Input[Sequence[Mapping[str, Any]]]
-    """Tolerations of the GPU pool's taints (Kubernetes Toleration objects), put on every pod."""
+    """Tolerations of the GPU pool's taints, put on every pod (default: GpuNodePool's GPU taint)."""
+    kubeconfig: pulumi.Input[str]
+    """Kubeconfig of an existing cluster; without it the caller's (or the default) Kubernetes provider is used."""
+    probe_pushgateway_url: pulumi.Input[str]
+    """Probe mode: a Pushgateway the probe also pushes its result to, for Prometheus."""
 
 
-class FuseMount(Protocol):
-    """What a TrainingJob needs of the FUSE release (``AlluxioFuse`` provides it)."""
-
-    @property
-    def mount_point(self) -> pulumi.Input[str]: ...
+#: Args that are not JobSpec fields.
+CLUSTER_ACCESS_ARGS = frozenset({"kubeconfig"})
 
 
-def training_job_args(
-    settings: PlatformSettings,
-    job: TrainingJobSettings,
-    node_pool: GpuPlacement,
-    fuse: FuseMount,
-    namespace: pulumi.Input[str] = job_manifests.DEFAULT_NAMESPACE,
-) -> TrainingJobArgs:
-    """Map one configured job onto TrainingJob args: settings plus the pool's placement and the mount."""
-    values: dict[str, Any] = {
-        **job_manifests.job_settings_values(settings, job),
-        "namespace": namespace,
-        "fuse_mount_point": fuse.mount_point,
-        "node_selector": node_pool.node_selector,
-        "tolerations": node_pool.tolerations,
+def default_job_values() -> dict[str, Any]:
+    """The JobSpec fields a TrainingJob fills when the caller leaves them out: the settings models' defaults."""
+    fields = TrainingJobSettings.model_fields
+    plain = {
+        name: fields[name].default
+        for name in (
+            "backend", "mode", "image", "workers", "gpus_per_worker", "reader_threads", "shm_size", "model",
+            "batch_size", "num_batches", "backoff_limit", "ttl_seconds_after_finished",
+        )
     }
-    return cast(TrainingJobArgs, values)
+    factory = fields["resources"].default_factory
+    resources = cast(Resources, factory() if factory else None)  # type: ignore[call-arg]
+    return {
+        **plain,
+        "cpu": resources.cpu,
+        "memory": resources.memory,
+        "namespace": job_manifests.DEFAULT_NAMESPACE,
+        "dataset_path": "/",
+        "read_only": True,
+        "fuse_mount_point": FuseSettings.model_fields["mount_point"].default,
+        "node_selector": scheduling.node_selector(),
+        "tolerations": scheduling.tolerations(),
+    }
 
 
 def _part(key: str) -> Callable[[Mapping[str, Any]], Any]:
@@ -121,20 +133,24 @@ class TrainingJob(pulumi.ComponentResource):
 
     job_name: pulumi.Output[str]
     """Name of the job object; resolves once the job is registered, so readers depend on it."""
-    manifest: pulumi.CustomResource
-    """The job resource: an apiextensions.CustomResource for operators, a batch.v1.Job otherwise."""
     probe_result_config_map: pulumi.Output[str] | None
     """Name of the ConfigMap the probe writes its result into (probe mode only)."""
 
     def __init__(self, name: str, args: TrainingJobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        backend = args["backend"]
-        mode = args.get("mode", "train")
+        values: dict[str, Any] = {
+            **default_job_values(),
+            **{k: v for k, v in args.items() if k not in CLUSTER_ACCESS_ARGS},
+        }
+        backend, mode = values["backend"], values["mode"]
         if backend not in job_manifests.BACKENDS or mode not in job_manifests.MODES:
             # Checked before registering anything: these decide which resources exist at all.
             raise ValueError(f"TrainingJob {name}: backend {backend!r} / mode {mode!r} is not supported")
         super().__init__(TYPE_TOKEN, name, {}, opts)
-        child = pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None)
-        spec = pulumi.Output.from_input(cast(dict[str, Any], dict(args))).apply(job_manifests.JobSpec.from_values)
+        child = pulumi.ResourceOptions.merge(
+            children_options(self, name, args.get("kubeconfig")),
+            pulumi.ResourceOptions(depends_on=opts.depends_on if opts else None),
+        )
+        spec = pulumi.Output.from_input(values).apply(job_manifests.JobSpec.from_values)
         job_name = pulumi.Output.from_input(args["job_name"])
 
         prerequisites: list[pulumi.Resource] = []
@@ -175,7 +191,10 @@ class TrainingJob(pulumi.ComponentResource):
         )
         metadata, body = manifest.apply(_part("metadata")), manifest.apply(_part("spec"))
         if backend == "job":
-            self.manifest = k8s.batch.v1.Job(f"{name}-job", metadata=metadata, spec=body, opts=job_opts)
+            # The job resource: an apiextensions.CustomResource for operators, a batch.v1.Job otherwise.
+            self.manifest: pulumi.CustomResource = k8s.batch.v1.Job(
+                f"{name}-job", metadata=metadata, spec=body, opts=job_opts
+            )
         else:
             api_version, kind = job_manifests.BACKEND_KINDS[backend]
             self.manifest = k8s.apiextensions.CustomResource(

@@ -12,6 +12,7 @@ from pathlib import Path
 from ack_alluxio_training.offline import chart_render
 from ack_alluxio_training.offline.export import stack_export, write_plan_files
 from ack_alluxio_training.offline.mock_engine import PlanResult, run_program
+from ack_alluxio_training.offline.monitoring_plan import monitoring_summary, write_dashboards
 from ack_alluxio_training.offline.plan_tree import render_tree
 from ack_alluxio_training.offline.stack_config import (
     PROJECT_ROOT,
@@ -72,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"plan: exit 2: stack '{args.stack}': {exc}", file=sys.stderr)
         return EXIT_INVALID_CONFIG
     out_dir = args.out or PROJECT_ROOT / "build" / "plan" / args.stack
-    written = write_plan_files(result, out_dir)
+    written = write_plan_files(result, out_dir) + write_dashboards(result, out_dir)
     print(render_tree(result, f"ack-alluxio-training-{args.stack}"))
+    print("\n" + "\n".join(monitoring_summary(result, out_dir)))
     written += _write_rendered(result, out_dir, args.chart)
     # No timing here: the printed plan is compared run to run (speed is measured by `make bench`).
     print(f"\nWrote {len(written)} files to {out_dir}")

@@ -17,9 +17,11 @@ import pytest
 
 from ack_alluxio_training import alluxio_values as av
 from ack_alluxio_training import tuning, versions
-from ack_alluxio_training.alluxio_cache import AlluxioCache, alluxio_cache_args
+from ack_alluxio_training.alluxio_cache import AlluxioCache
+from ack_alluxio_training.dataset_bucket import ufs_uri
 from ack_alluxio_training.offline.mock_engine import PlanResult, RecordedResource, run_program
 from ack_alluxio_training.offline.stack_config import config_from_mapping
+from ack_alluxio_training.platform_args import alluxio_cache_args
 from ack_alluxio_training.quantities import memory_bytes
 from ack_alluxio_training.settings import PlatformSettings, SettingsError
 from tests.test_alluxio_values import (
@@ -59,7 +61,7 @@ class StandInBucket:
 
     def __init__(self, name: str, bucket: str) -> None:
         key_id, key_secret = access_key(name)
-        self.ufs_uri = pulumi.Output.from_input(f"oss://{bucket}/data/")
+        self.bucket_name = pulumi.Output.from_input(bucket)
         self.internal_endpoint = pulumi.Output.from_input("oss-cn-beijing-internal.aliyuncs.com")
         self.access_key_id = pulumi.Output.secret(key_id)
         self.access_key_secret = pulumi.Output.secret(key_secret)
@@ -148,7 +150,7 @@ def test_root_mount_is_the_first_dataset(planned: tuple[PlatformSettings, PlanRe
     settings, result = planned
     master = only(result, RELEASE).inputs["values"]["master"]["properties"]
     first = settings.datasets[0]
-    assert master["alluxio.master.mount.table.root.ufs"] == f"oss://{first.bucket}/data/"
+    assert master["alluxio.master.mount.table.root.ufs"] == ufs_uri(first.bucket, first.prefix)
     assert master["alluxio.master.mount.table.root.option.fs.oss.endpoint"] == "oss-cn-beijing-internal.aliyuncs.com"
 
 

@@ -11,10 +11,11 @@ import pytest
 
 from ack_alluxio_training import alluxio_values as av
 from ack_alluxio_training import tuning, versions
-from ack_alluxio_training.alluxio_cache import AlluxioCache, alluxio_cache_args
-from ack_alluxio_training.alluxio_fuse import AlluxioFuse, alluxio_fuse_args
+from ack_alluxio_training.alluxio_cache import AlluxioCache
+from ack_alluxio_training.alluxio_fuse import AlluxioFuse
 from ack_alluxio_training.offline.mock_engine import PlanResult, RecordedResource, run_program
 from ack_alluxio_training.offline.stack_config import config_from_mapping
+from ack_alluxio_training.platform_args import alluxio_cache_args, alluxio_fuse_args
 from ack_alluxio_training.settings import PlatformSettings, SettingsError
 from tests.test_alluxio_cache import StandInBucket, StandInNodePool, access_key
 from tests.test_alluxio_values import (

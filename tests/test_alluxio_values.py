@@ -254,6 +254,7 @@ CHART_PATHS = {
     "shortCircuit.enabled", "shortCircuit.policy", "shortCircuit.volumeType",
     "journal.storageClass", "journal.size",
     "secrets.master",
+    "metrics.enabled", "metrics.PrometheusMetricsServlet.enabled",
     "fuse.enabled", "fuse.properties", "fuse.jvmOptions", "fuse.env", "fuse.hostNetwork", "fuse.dnsPolicy",
     "fuse.hostPID", "fuse.mountOptions", "fuse.mountPoint", "fuse.mountPath", "fuse.alluxioPath",
     "fuse.resources.requests.cpu",

@@ -65,6 +65,9 @@ def rendered(
 
 def _one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     found = [o for o in objects if o["kind"] == kind]
+    if kind == "ConfigMap":
+        # The release's <fullname>-config; with metrics on the chart also renders <fullname>-metrics.
+        found = [o for o in found if o["metadata"]["name"].endswith("-config")]
     assert len(found) == 1, f"{len(found)} {kind} objects"
     return found[0]
 

@@ -48,6 +48,8 @@ def test_wheel_ships_the_pack_the_rules_and_the_offline_tools(wheel_names: list[
         "ack_alluxio_training/policies/pack.py",
         "ack_alluxio_training/offline/plan.py",
         "ack_alluxio_training/offline/mock_engine.py",
+        "ack_alluxio_training/offline/policy_runner/__init__.py",
+        "ack_alluxio_training/offline/policy_runner/direct.py",
     ):
         assert required in wheel_names, required
 

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import copy
 import re
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 import kubernetes_validate
 import pytest
-import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -31,6 +28,7 @@ from ack_alluxio_training.settings import (
     TrainingJobSettings,
     settings_from_config,
 )
+from tests.crd_schemas import crd_validator
 from tests.test_image_references import PINNED_IMAGE
 
 KUBERNETES_VERSION = "1.33"
@@ -38,7 +36,6 @@ MOUNT_POINT = "/mnt/alluxio/fuse"
 NODE_SELECTOR = {"ack-alluxio-training/role": "gpu-cache"}
 TOLERATIONS = [{"key": "ack-alluxio-training/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
 TORCH_COMMAND = ["torchrun", "/workspace/train.py", "--data-dir=$(DATA_DIR)"]
-CRDS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "crds"
 
 DEV_LIKE: dict[str, Any] = {
     "environment": "dev",
@@ -596,41 +593,6 @@ def test_every_stacks_jobs_build_valid_pods(stack: str) -> None:
 
 
 # --- CRD schemas (only with ../shared/reference) ------------------------------------------------------------
-
-CRD_FILES = {
-    "mpijob": ("mpi-operator-v0.8.2/kubeflow.org_mpijobs.yaml", "v2beta1"),
-    "tfjob": ("kubeflow-training-operator-v1.9.4/kubeflow.org_tfjobs.yaml", "v1"),
-    "pytorchjob": ("kubeflow-training-operator-v1.9.4/kubeflow.org_pytorchjobs.yaml", "v1"),
-    "trainjob": ("kubeflow-trainer-v2.3.0/trainer.kubeflow.org_trainjobs.yaml", "v1alpha1"),
-}
-
-
-def strict_schema(node: Any) -> Any:
-    """A CRD schema where unknown fields are errors (as the API server prunes them silently)."""
-    if isinstance(node, list):
-        return [strict_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    result = {key: strict_schema(value) for key, value in node.items()}
-    if result.pop("x-kubernetes-int-or-string", False):
-        result.pop("type", None)
-        result["anyOf"] = [{"type": "integer"}, {"type": "string"}]
-    if "properties" in result and "additionalProperties" not in result and not result.get(
-        "x-kubernetes-preserve-unknown-fields"
-    ):
-        result["additionalProperties"] = False
-    return result
-
-
-def crd_validator(backend: str) -> jsonschema.protocols.Validator:
-    if not CRDS.is_dir():
-        pytest.skip(f"operator CRDs not available at {CRDS}")
-    path, version = CRD_FILES[backend]
-    document = yaml.safe_load((CRDS / path).read_text())
-    [served] = [v for v in document["spec"]["versions"] if v["name"] == version]
-    schema = strict_schema(served["schema"]["openAPIV3Schema"])
-    return jsonschema.Draft7Validator(schema)
-
 
 @pytest.mark.parametrize(("variant", "backend", "mode"), [c for c in CASES if c[1] != "job"],
                          ids=[i for c, i in zip(CASES, CASE_IDS, strict=True) if c[1] != "job"])

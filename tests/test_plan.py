@@ -147,7 +147,6 @@ def test_prod_tree_shows_the_studys_shape() -> None:
     assert "secret data (redacted)" in tree
 
 
-CUSTOM_KINDS = {"MPIJob": "mpijob", "TFJob": "tfjob", "PyTorchJob": "pytorchjob", "TrainJob": "trainjob"}
 
 
 def test_written_manifests_validate_strictly(planned: tuple[str, Path, int]) -> None:
@@ -155,7 +154,7 @@ def test_written_manifests_validate_strictly(planned: tuple[str, Path, int]) -> 
     (kubernetes-validate, strict), operator kinds against their CRDs when the reference is present."""
     import kubernetes_validate
 
-    from tests.test_job_manifests import CRDS, crd_validator
+    from tests.crd_schemas import CRDS, CUSTOM_KINDS, crd_validator
 
     _, out, _ = planned
     for path in sorted((out / "manifests").glob("*.yaml")):

@@ -1,5 +1,6 @@
-"""The offline runner: same verdicts as the analyzer serving the whole pack, the CLI's config and
-level rules, unknown and secret values, remediation, the mock engine's resources, and speed."""
+"""The offline runner: the CLI's config and level rules, unknown and secret values, remediation,
+the mock engine's resources, input shapes, and the guard on the fast path (the verdicts themselves
+are compared with the served pack in test_policy_parity.py)."""
 
 from __future__ import annotations
 
@@ -10,23 +11,19 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pulumi.runtime.proto import analyzer_pb2
-from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from ack_alluxio_training.offline.policy_runner import (
     UNKNOWN_VALUE,
-    EngineResource,
     ExportError,
     PolicyConfigError,
     PolicyRunner,
-    _struct,
+    direct,
     evaluate,
     load_export,
     parse_policy_config,
     resolve_policy_config,
     resources_from_export,
 )
-from ack_alluxio_training.policies.pack import DEFAULT_ENFORCEMENT_LEVEL, PACK_NAME, all_policies, pack_version
 from tests.fixtures.policies.examples import FIXTURES, apply_patches, export, resources
 
 SECRET_KEY = "4dabf18193072939515e22adb298388d"
@@ -37,49 +34,48 @@ def _keys(report: Any) -> set[tuple[str, str, str, str]]:
     return {(v.policy, v.urn, v.level, v.message) for v in report.violations}
 
 
-def _whole_pack_verdict(items: list[dict[str, Any]], config: dict[str, Any] | None) -> set[tuple[str, str, str, str]]:
-    """What the CLI would get: one servicer with every policy, every resource sent to it."""
-    runner = PolicyRunner(config)
-    servicer = _PolicyAnalyzerServicer(PACK_NAME, pack_version(), list(all_policies()), DEFAULT_ENFORCEMENT_LEVEL)
-    servicer.Configure(runner._configure, None)  # type: ignore[no-untyped-call]
-    engine = [EngineResource.from_export(r) for r in items]
-    by_urn = {r.urn: r for r in engine}
-    found = set()
-
-    def provider(resource: EngineResource) -> analyzer_pb2.AnalyzerProviderResource | None:
-        target = by_urn.get(resource.provider.rsplit("::", 1)[0]) if resource.provider else None
-        if target is None:
-            return None
-        return analyzer_pb2.AnalyzerProviderResource(type=target.type, properties=_struct(target.inputs),
-                                                     urn=target.urn, name=target.name)
-
-    stack = analyzer_pb2.AnalyzeStackRequest()
-    for resource in engine:
-        if resource.type == "pulumi:pulumi:Stack" or resource.type.startswith("pulumi:providers:"):
-            continue
-        request = analyzer_pb2.AnalyzeRequest(type=resource.type, properties=_struct(resource.inputs),
-                                              urn=resource.urn, name=resource.name, options=resource.options())
-        item = analyzer_pb2.AnalyzerResource(
-            type=resource.type, properties=_struct(resource.outputs or resource.inputs), urn=resource.urn,
-            name=resource.name, options=resource.options(), parent=resource.parent,
-        )
-        prov = provider(resource)
-        if prov is not None:
-            request.provider.CopyFrom(prov)
-            item.provider.CopyFrom(prov)
-        stack.resources.append(item)
-        for diagnostic in servicer.Analyze(request, None).diagnostics:  # type: ignore[no-untyped-call]
-            found.add(runner._violation(diagnostic, resource.urn, resource.type))
-    for diagnostic in servicer.AnalyzeStack(stack, None).diagnostics:  # type: ignore[no-untyped-call]
-        found.add(runner._violation(diagnostic, diagnostic.urn, ""))
-    return {(v.policy, v.urn, v.level, v.message) for v in found}
+# --- the fast path's guard --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("base", ["good-stack.json", "misconfigured-stack.json", "fluid-stack.json"])
-@pytest.mark.parametrize("config", [None, {"all": "mandatory", "alluxio-fuse-threads": {"minThreads": 100}}])
-def test_routing_gives_the_verdict_of_the_whole_pack(base: str, config: dict[str, Any] | None) -> None:
-    items = resources(base)
-    assert _keys(evaluate(items, config)) == _whole_pack_verdict(items, config)
+@pytest.fixture
+def unannounced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(direct, "_announced", set())
+
+
+def test_an_unverified_pulumi_policy_gets_the_servicer_as_it_is(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], unannounced: None,
+) -> None:
+    monkeypatch.setattr(direct, "installed_version", lambda: "1.99.0")
+
+    def refused(*_: Any, **__: Any) -> None:
+        raise AssertionError("the fast path ran with an unverified pulumi-policy")
+
+    monkeypatch.setattr(direct, "DirectAnalysis", refused)
+    config = {"all": "mandatory"}
+    first, second = PolicyRunner(config), PolicyRunner(None)
+    assert (first.fast, second.fast) == (False, False)
+    announced = capsys.readouterr().err
+    assert announced.count("pulumi-policy 1.99.0 is not a version it was verified against (1.21.0)") == 1
+    assert "same verdicts, slower" in announced
+    items = resources("misconfigured-stack.json")
+    slow = first.evaluate(items)
+    monkeypatch.undo()
+    assert slow.violations and _keys(slow) == _keys(evaluate(items, config, fast=True))
+
+
+def test_the_verified_version_takes_the_fast_path_silently(
+    capsys: pytest.CaptureFixture[str], unannounced: None,
+) -> None:
+    assert direct.installed_version() in direct.VERIFIED_VERSIONS
+    assert PolicyRunner(None).fast is True
+    assert capsys.readouterr().err == ""
+
+
+def test_a_changed_signature_refuses_the_fast_path(monkeypatch: pytest.MonkeyPatch, unannounced: None) -> None:
+    monkeypatch.setattr(direct, "_parameters", lambda constructor: ("resource_type", "props"))
+    reason = direct.unusable_reason()
+    assert reason is not None and "ResourceValidationArgs" in reason
+    assert direct.fast_path_available(announce=lambda _: None) is False
 
 
 # --- levels and config, as the CLI resolves them ---------------------------------------------------
@@ -312,6 +308,9 @@ def test_no_rule_crashes_on_arbitrary_inputs(values: Any, spec: Any, pool: Any, 
     ]
     report = evaluate(items, {"all": "remediate"})
     report.render()
+    # the fast path and the servicer as it is agree on anything
+    assert _keys(report) == _keys(evaluate(items, {"all": "remediate"}, fast=False))
+    assert _keys(evaluate(items)) == _keys(evaluate(items, fast=False))
 
 
 def test_evaluate_export_takes_documents_or_paths() -> None:

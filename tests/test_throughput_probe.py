@@ -323,3 +323,69 @@ def _inside_annotation(tree: ast.AST, target: ast.AST) -> bool:
             if annotation is not None and any(sub is target for sub in ast.walk(annotation)):
                 return True
     return False
+
+
+# --- the result as Prometheus metrics (Pushgateway) ----------------------------------------------------
+
+PUSH_ARGS = ["--data-dir", "/d", "--pushgateway", "http://pushgateway.monitoring:9091/",
+             "--training-job", "resnet50-probe", "--", "bench"]  # fmt: skip
+
+
+def test_probe_pushes_its_result_as_gauges_under_its_job() -> None:
+    pushed: list[tuple[str, str]] = []
+    benchmark = FakeBenchmark("total images/sec: 32125.70", "total images/sec: 31068.80")
+    code = probe.main(PUSH_ARGS, run=benchmark, write=FakeConfigMaps(), push=lambda u, b: pushed.append((u, b)),
+                      clock=lambda: 1700000000.0)  # fmt: skip
+    assert code == 0
+    [(url, body)] = pushed
+    assert url == "http://pushgateway.monitoring:9091/metrics/job/ack-alluxio-training-probe/training_job/resnet50-probe"
+    samples = dict(line.split(" ") for line in body.splitlines() if not line.startswith("#"))
+    assert samples == {
+        probe.REAL_METRIC: "31068.8",
+        probe.SYNTHETIC_METRIC: "32125.7",
+        probe.RATIO_METRIC: "0.9671",
+        probe.FINISHED_METRIC: "1700000000.0",
+    }
+    assert body.count("# TYPE") == 4 and all(f"# TYPE {name} gauge" in body for name in samples)
+
+
+def test_push_url_escapes_the_job_name() -> None:
+    assert probe.push_url("http://pg:9091", "a/b c").endswith("/training_job/a%2Fb%20c")
+
+
+def test_a_failed_push_exits_3_and_keeps_the_result(capsys: pytest.CaptureFixture[str]) -> None:
+    def refuse(url: str, body: str) -> None:
+        raise OSError("connection refused")
+
+    benchmark = FakeBenchmark("total images/sec: 10", "total images/sec: 9")
+    assert probe.main(PUSH_ARGS, run=benchmark, write=FakeConfigMaps(), push=refuse) == 3
+    out, err = capsys.readouterr()
+    assert json.loads(out.strip().splitlines()[-1])["ratio"] == 0.9
+    assert "connection refused" in err
+
+
+def test_pushgateway_needs_the_job_name() -> None:
+    args = ["--data-dir", "/d", "--pushgateway", "http://pg:9091", "--", "bench"]
+    assert probe.main(args, run=FakeBenchmark("", ""), write=FakeConfigMaps()) == 2
+
+
+def test_push_is_a_put_of_the_text_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    class Response:
+        def __enter__(self) -> Response:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def read(self) -> bytes:
+            return b""
+
+    def fake_urlopen(request: urllib.request.Request, timeout: float) -> Response:
+        seen.update(method=request.get_method(), type=request.get_header("Content-type"), data=request.data)
+        return Response()
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    probe.push_result("http://pg:9091/metrics/job/x", "m 1\n")
+    assert seen == {"method": "PUT", "type": "text/plain; version=0.0.4; charset=utf-8", "data": b"m 1\n"}
