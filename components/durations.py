@@ -30,7 +30,10 @@ _UNITS_IN_SECONDS: Final = {
     "day": Decimal(86400),
     "days": Decimal(86400),
 }
-_DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+# ASCII digits and spaces only, bounded lengths, matched with fullmatch (no trailing newline).
+_DURATION: Final = re.compile(r" *([0-9]{1,18}(?:\.[0-9]{1,9})?) *([a-zA-Z]{0,12}) *", re.ASCII)
+#: Alluxio parses durations into a Java long of milliseconds; longer ones cannot be configured.
+MAX_DURATION_SECONDS: Final = Decimal(2**63 - 1) / 1000
 
 
 class DurationError(ValueError):
@@ -41,15 +44,16 @@ def duration_seconds(text: str | int) -> Decimal:
     """Seconds in an Alluxio duration; a bare number is milliseconds, as in Alluxio."""
     if isinstance(text, bool):
         raise DurationError(f"{text!r} is not a duration")
-    match = _DURATION.match(str(text))
+    match = _DURATION.fullmatch(str(text))
     if match is None:
         raise DurationError(f"{text!r} is not an Alluxio duration (examples: '10min', '7200s', '1d')")
     number, unit = Decimal(match.group(1)), match.group(2).lower()
-    if not unit:
-        return number * _UNITS_IN_SECONDS["ms"]
-    if unit not in _UNITS_IN_SECONDS:
+    if unit and unit not in _UNITS_IN_SECONDS:
         raise DurationError(f"{text!r} has an unknown unit {unit!r} (use ms, s, min, h or d)")
-    return number * _UNITS_IN_SECONDS[unit]
+    seconds = number * _UNITS_IN_SECONDS[unit or "ms"]
+    if seconds > MAX_DURATION_SECONDS:
+        raise DurationError(f"{text!r} is longer than Alluxio can hold (a Java long of milliseconds)")
+    return seconds
 
 
 def format_duration(seconds: int) -> str:

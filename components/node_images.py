@@ -51,19 +51,19 @@ IMAGE_FAMILIES: Final[dict[str, ImageFamily]] = {
 DEFAULT_IMAGE_TYPE: Final = "AliyunLinux3"
 
 #: ECS GPU instance families (gn, ebmgn bare metal, sgn/vgn virtualised GPU), x86 only.
-GPU_INSTANCE_TYPE: Final = re.compile(r"^ecs\.(?:ebm)?(?:gn|sgn|vgn)\d+[a-z0-9]*(?:-[a-z0-9]+)?\.[a-z0-9]+$")
+GPU_INSTANCE_TYPE: Final = re.compile(r"ecs\.(?:ebm)?(?:gn|sgn|vgn)[0-9]+[a-z0-9]*(?:-[a-z0-9]+)*\.[a-z0-9]+", re.ASCII)
 
 
 def non_gpu_instance_types(instance_types: Iterable[str]) -> list[str]:
     """The instance types that are not ECS GPU types (a GPU node pool must have none)."""
-    return [t for t in instance_types if not GPU_INSTANCE_TYPE.match(t)]
+    return [t for t in instance_types if not GPU_INSTANCE_TYPE.fullmatch(t)]
 
 
 def kernel_tuple(version: str) -> tuple[int, ...]:
     """The numeric release prefix of a kernel version: "5.10.134-16.al8" -> (5, 10, 134)."""
     numbers: list[int] = []
     for part in version.split("-")[0].split("."):
-        digits = "".join(ch for ch in part if ch.isdigit())
+        digits = "".join(ch for ch in part if ch in "0123456789")
         if not digits:
             break
         numbers.append(int(digits))

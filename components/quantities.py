@@ -24,7 +24,15 @@ _DECIMAL_SUFFIXES: Final = {
     "P": Decimal(10**15),
     "E": Decimal(10**18),
 }
-_QUANTITY: Final = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
+# ASCII digits only (``\\d`` would also take Arabic-Indic and other Unicode digits) and a bounded
+# exponent, matched with fullmatch so a trailing newline is refused too.
+_QUANTITY: Final = re.compile(
+    r"([+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][+-]?[0-9]{1,2})?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?",
+    re.ASCII,
+)
+#: Kubernetes keeps quantities in a signed 64-bit integer (of milli-units for cpu): anything larger
+#: is refused by the API server, so it is refused here before it reaches Helm values or a manifest.
+MAX_QUANTITY: Final = Decimal(2**63 - 1)
 
 
 class QuantityError(ValueError):
@@ -36,9 +44,14 @@ def parse_quantity(quantity: str | int | float) -> Decimal:
     if isinstance(quantity, bool):
         raise QuantityError(f"{quantity!r} is not a quantity")
     if isinstance(quantity, (int, float)):
-        return Decimal(str(quantity))
-    text = str(quantity).strip()
-    match = _QUANTITY.match(text)
+        if isinstance(quantity, float) and not math.isfinite(quantity):
+            raise QuantityError(f"{quantity!r} is not a finite quantity")
+        value = Decimal(str(quantity))
+        if abs(value) > MAX_QUANTITY:
+            raise QuantityError(f"{quantity!r} is larger than Kubernetes accepts (at most 2^63-1)")
+        return value
+    text = str(quantity)
+    match = _QUANTITY.fullmatch(text)
     if match is None:
         raise QuantityError(f"{quantity!r} is not a Kubernetes quantity (examples: '4', '3500m', '40Gi')")
     number, suffix = match.group(1), match.group(2) or ""
@@ -48,9 +61,10 @@ def parse_quantity(quantity: str | int | float) -> Decimal:
         raise QuantityError(f"{quantity!r} is not a number") from exc
     if "e" in number.lower() and suffix:
         raise QuantityError(f"{quantity!r} mixes an exponent with a suffix")
-    if suffix in _BINARY_SUFFIXES:
-        return value * _BINARY_SUFFIXES[suffix]
-    return value * _DECIMAL_SUFFIXES[suffix]
+    scaled = value * (_BINARY_SUFFIXES[suffix] if suffix in _BINARY_SUFFIXES else _DECIMAL_SUFFIXES[suffix])
+    if abs(scaled) > MAX_QUANTITY:
+        raise QuantityError(f"{quantity!r} is larger than Kubernetes accepts (at most 2^63-1)")
+    return scaled
 
 
 def cpu_cores(quantity: str | int | float) -> Decimal:

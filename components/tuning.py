@@ -213,6 +213,30 @@ def fuse_min_heap_bytes(metadata_cache_entries: int) -> int:
     return metadata_cache_heap_bytes(metadata_cache_entries) + FUSE_BASE_HEAP_BYTES
 
 
+def _least_whole_gib_with_heap(needed: int) -> int:
+    """The smallest whole-GiB memory limit whose JVM heap reaches ``needed`` bytes.
+
+    Searched by doubling then bisection, so it ends in a few dozen steps for any size; stepping one
+    GiB at a time never ends once the limit is so large that adding a GiB no longer changes the
+    float the heap fraction is computed in.
+    """
+
+    def enough(gib: int) -> bool:
+        return jvm_heap_and_direct_bytes(gib * _GIB)[0] >= needed
+
+    high = max(1, math.ceil(needed / JVM_HEAP_FRACTION / _GIB))
+    while not enough(high):
+        high *= 2
+    low = 0  # a limit of 0 GiB is never enough
+    while high - low > 1:
+        middle = (low + high) // 2
+        if enough(middle):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
 def fuse_jvm_memory_options(memory_limit: str | int, metadata_cache_entries: int) -> list[str]:
     """Row 7 + 11: FUSE heap and direct memory; refuses a container too small for the cache.
 
@@ -221,10 +245,7 @@ def fuse_jvm_memory_options(memory_limit: str | int, metadata_cache_entries: int
     heap, direct = jvm_heap_and_direct_bytes(memory_limit)
     needed = fuse_min_heap_bytes(metadata_cache_entries)
     if heap < needed:
-        # heap is about JVM_HEAP_FRACTION of the limit (rounded down); find the first whole Gi that gives enough.
-        enough = math.ceil(needed / JVM_HEAP_FRACTION / _GIB)
-        while jvm_heap_and_direct_bytes(enough * _GIB)[0] < needed:
-            enough += 1
+        enough = _least_whole_gib_with_heap(needed)
         raise ValueError(
             f"FUSE memory {memory_limit} gives a {heap // _MIB} MiB heap, but {metadata_cache_entries} metadata "
             f"cache entries need {needed // _MIB} MiB (row 7); give FUSE at least {enough}Gi"

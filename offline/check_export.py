@@ -3,16 +3,18 @@
 Reads a ``pulumi stack export`` file, evaluates the policy pack on it with pulumi-policy's own
 analyzer (``ack_alluxio_training.offline.policy_runner``) and prints the report. Exit codes: 0 no
 mandatory violation, 1 mandatory violations, 2 a file that is not a stack export with resources (see
-``export_file``) or an invalid policy config, 3 an internal error (the message says which).
+``export_file``) or an invalid policy config, 3 an internal error (one line saying where to report
+it, never a traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import traceback
 from collections.abc import Sequence
 
+from ack_alluxio_training.offline.cli_errors import EXIT_INTERNAL_ERROR as EXIT_INTERNAL_ERROR
+from ack_alluxio_training.offline.cli_errors import internal_error_line
 from ack_alluxio_training.offline.export_file import DEFAULT_MAX_BYTES, load_stack_export
 from ack_alluxio_training.offline.policy_runner import (
     ExportError,
@@ -24,7 +26,6 @@ from ack_alluxio_training.offline.policy_runner import (
 EXIT_PASSED = 0
 EXIT_MANDATORY_VIOLATIONS = 1
 EXIT_BAD_INPUT = 2
-EXIT_INTERNAL_ERROR = 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,9 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ExportError as error:
         print(f"check-export: cannot read the export: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except Exception:  # a failure that is not a verdict must not read as "violations" (exit 1)
-        traceback.print_exc()
-        print("check-export: internal error while evaluating the policy pack (see the traceback)", file=sys.stderr)
+    except Exception as error:  # a failure that is not a verdict must not read as "violations" (exit 1)
+        print(internal_error_line("check-export", error), file=sys.stderr)
         return EXIT_INTERNAL_ERROR
     print(report.render())
     if not report.passed:

@@ -181,4 +181,6 @@ def test_an_internal_error_is_not_reported_as_violations(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(check_export, "evaluate", broken)
     assert main([GOOD]) == EXIT_INTERNAL_ERROR
-    assert "internal error" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "check-export: exit 3: internal error (RuntimeError: boom)" in error and "report it" in error
+    assert "Traceback" not in error and len(error.strip().splitlines()) == 1

@@ -238,12 +238,13 @@ def test_created_cluster_kubeconfig_comes_from_its_credential_and_stays_secret()
     assert is_secret(result.outputs["kubeconfig"])
 
 
-def test_deletion_protection_is_off_outside_prod_unless_asked() -> None:
+def test_deletion_protection_is_off_outside_prod_unless_asked_and_required_in_prod() -> None:
     assert only(plan_stack(stack_config("staging")), CLUSTER).inputs["deletionProtection"] is False
     asked = stack_config("staging", cluster={"deletionProtection": True})
     assert only(plan_stack(asked), CLUSTER).inputs["deletionProtection"] is True
     waived = stack_config("prod", cluster={"deletionProtection": False})
-    assert only(plan_stack(waived), CLUSTER).inputs["deletionProtection"] is False
+    with pytest.raises(SettingsError, match=r"cluster\.deletionProtection: false is refused in prod"):
+        plan_stack(waived)
 
 
 def test_adopted_pool_needs_its_own_vswitches() -> None:
