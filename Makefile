@@ -10,7 +10,7 @@ POLICY_CONFIG ?=
 CHART ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: setup plan plan-all test lint typecheck check-export bench clean config-reference
+.PHONY: setup plan plan-all test lint typecheck check-export bench clean config-reference schema
 
 setup: $(STAMP)
 
@@ -61,3 +61,8 @@ clean:
 ## Regenerate the README's config reference from the settings models.
 config-reference: $(STAMP)
 	$(PY) -m ack_alluxio_training.offline.config_reference --write
+
+## Refresh the component package's schema snapshot after an intended change of a component's
+## inputs or outputs (tests/test_component_package.py compares it).
+schema: $(STAMP)
+	$(PY) -m ack_alluxio_training.component_package --write tests/snapshots/schema.json

@@ -6,17 +6,19 @@ functions of ``tuning`` and ``alluxio_values``, the same ones the platform and t
 Every field that is not required has the study's default (taken from the settings models, so the
 defaults live in one place) and can be overridden.
 
-This module holds only the argument types. It must not use ``from __future__ import annotations``:
-Pulumi's schema analyzer (``pulumi.provider.experimental``) reads these annotations at run time to
-serve the components to TypeScript, Go and YAML, and the docstring under each field becomes the
-field's description in that schema.
+This module holds only the argument types. It must not use ``from __future__ import annotations``,
+and its TypedDicts are the standard library's: Pulumi's schema analyzer
+(``pulumi.provider.experimental``) reads these annotations at run time to serve the components to
+TypeScript, Go and YAML, and it recognises optional keys only on ``typing.TypedDict`` (with
+``typing_extensions.TypedDict`` every field would become a required input). The docstring under
+each field becomes the field's description in that schema. The component modules follow the
+same two rules.
 """
 
 from collections.abc import Mapping, Sequence
-from typing import Required
+from typing import Required, TypedDict
 
 import pulumi
-from typing_extensions import TypedDict
 
 
 class DatasetProfile(TypedDict, total=False):

@@ -7,11 +7,10 @@ built by ``alluxio_values`` (pure); this module only wires Pulumi resources arou
 """
 
 from collections.abc import Mapping, Sequence
-from typing import Final, Required
+from typing import Final, Required, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
-from typing_extensions import TypedDict
 
 from ack_alluxio_training import alluxio_inputs as inputs
 from ack_alluxio_training import alluxio_values as av
@@ -113,8 +112,6 @@ class AlluxioCache(pulumi.ComponentResource):
     """The tuned client properties (rows 4-9) derived for these datasets."""
     cache_capacity_gib: pulumi.Output[float]
     """Quota per node x cache nodes: what the cache holds (row 13)."""
-    network_policies: list[k8s.networking.v1.NetworkPolicy]
-    """Default deny, the master's ports and the CLI Jobs' way to them (network_policies.py)."""
 
     def __init__(self, name: str, args: AlluxioCacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         where = f"AlluxioCache {name!r}: "
@@ -175,12 +172,10 @@ class AlluxioCache(pulumi.ComponentResource):
         self.namespace = namespace.metadata.name.apply(lambda ns: ns or release.namespace)
         # Default deny, then the master's ports and the CLI Jobs' way to it (network_policies.py);
         # the host-network workers and FUSE are outside any NetworkPolicy's reach.
-        self.network_policies = [
+        for policy in network_policies.alluxio_namespace_policies(self.namespace):
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-{policy['metadata']['name']}", metadata=policy["metadata"], spec=policy["spec"], opts=child
             )
-            for policy in network_policies.alluxio_namespace_policies(self.namespace)
-        ]
         self.master_hostname = self.namespace.apply(lambda ns: av.master_hostname(av.CACHE_RELEASE_NAME, ns))
 
         # The access keys live only here (a Pulumi secret, a Kubernetes Secret); the chart mounts

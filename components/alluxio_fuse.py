@@ -11,11 +11,10 @@ threads, and derives rows 2, 3 and 4-9 itself (``alluxio_inputs``, ``tuning``).
 """
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Required
+from typing import Any, Final, Required, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
-from typing_extensions import TypedDict
 
 from ack_alluxio_training import alluxio_inputs as inputs
 from ack_alluxio_training import alluxio_values as av

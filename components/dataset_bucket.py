@@ -11,11 +11,10 @@ on a key pair given as secret config. Both halves of the key leave this componen
 secrets; the Kubernetes Secret that carries them to Alluxio belongs to AlluxioCache.
 """
 
-from typing import Any, Final, Required
+from typing import Any, Final, Required, TypedDict
 
 import pulumi
 from pulumi_alicloud import oss, ram
-from typing_extensions import TypedDict
 
 from ack_alluxio_training import ram_policy
 from ack_alluxio_training.conventions import DATASET_SIZE_TAG, REGION_TAG

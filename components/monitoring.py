@@ -10,20 +10,17 @@ platform creates this component only with ``monitoring.enabled``.
 The Kubernetes provider comes from the caller (``providers=[...]`` on this component).
 """
 
-from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Required, cast
+from typing import Any, Required, TypedDict, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
-from typing_extensions import TypedDict
 
 from ack_alluxio_training import alerts, dashboard, monitoring_objects
 from ack_alluxio_training.alluxio_values import CACHE_RELEASE_NAME, FUSE_RELEASE_NAME
 from ack_alluxio_training.data_path_queries import DataPathQueries
 from ack_alluxio_training.job_manifests import DEFAULT_NAMESPACE
-from ack_alluxio_training.settings import PlatformSettings
 
 TYPE_TOKEN = "ack-alluxio-training:index:AlluxioMonitoring"
 RULE_NAME = "ack-alluxio-training-data-path"
@@ -58,25 +55,6 @@ class AlluxioMonitoringArgs(TypedDict, total=False):
     """The tier's high watermark: alert when a worker's usage reaches it (eviction)."""
     probe_ratio_floor: Required[pulumi.Input[float]]
     """Alert when the probe's real/synthetic ratio is below this."""
-
-
-def alluxio_monitoring_args(settings: PlatformSettings) -> AlluxioMonitoringArgs:
-    """Map the stack's settings onto the component's args."""
-    monitoring = settings.monitoring
-    return AlluxioMonitoringArgs(
-        namespace=monitoring.namespace or settings.alluxio.namespace,
-        alluxio_namespace=settings.alluxio.namespace,
-        cache_release=CACHE_RELEASE_NAME,
-        fuse_release=FUSE_RELEASE_NAME,
-        labels=dict(monitoring.labels),
-        scrape_interval=monitoring.scrape_interval,
-        training_namespace=DEFAULT_NAMESPACE,
-        training_metrics_port=monitoring.training_metrics_port,
-        cache_hit_rate_floor=monitoring.cache_hit_rate_floor,
-        ufs_read_share_ceiling=monitoring.ufs_read_share_ceiling,
-        worker_high_watermark=settings.cache.high_watermark,
-        probe_ratio_floor=monitoring.probe_ratio_floor,
-    )
 
 
 def monitoring_manifests(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -137,12 +115,8 @@ def _get(*path: str) -> Any:
 class AlluxioMonitoring(pulumi.ComponentResource):
     """PodMonitors, a PrometheusRule and a Grafana dashboard ConfigMap for the data path."""
 
-    monitors: dict[str, k8s.apiextensions.CustomResource]
-    """The PodMonitors, keyed by role (master, worker, fuse, training)."""
-    rule: k8s.apiextensions.CustomResource
-    """The PrometheusRule with the data-path alerts."""
-    dashboard: k8s.core.v1.ConfigMap
-    """The ConfigMap with the dashboard JSON (label grafana_dashboard: "1")."""
+    # Children (PodMonitors by role, the PrometheusRule, the dashboard ConfigMap) are instance
+    # attributes, not class annotations: class annotations are the component package's outputs.
     namespace: pulumi.Output[str]
     """Where the objects are."""
     dashboard_config_map: pulumi.Output[str]
@@ -156,12 +130,14 @@ class AlluxioMonitoring(pulumi.ComponentResource):
         resolved = pulumi.Output.from_input(cast(dict[str, Any], dict(args)))
         manifests = resolved.apply(monitoring_manifests)
         roles = ["master", "worker", "fuse"] + (["training"] if args.get("training_metrics_port") else [])
-        self.monitors = {
+        self.monitors: dict[str, k8s.apiextensions.CustomResource] = {
             role: self._custom_resource(f"{name}-{role}-monitor", manifests, f"{role}-monitor", "PodMonitor", child)
             for role in roles
         }
-        self.rule = self._custom_resource(f"{name}-alerts", manifests, "alerts", "PrometheusRule", child)
-        self.dashboard = k8s.core.v1.ConfigMap(
+        self.rule: k8s.apiextensions.CustomResource = self._custom_resource(
+            f"{name}-alerts", manifests, "alerts", "PrometheusRule", child
+        )
+        self.dashboard: k8s.core.v1.ConfigMap = k8s.core.v1.ConfigMap(
             f"{name}-dashboard",
             metadata=manifests.apply(_get("dashboard", "metadata")),
             data=manifests.apply(_get("dashboard", "data")),

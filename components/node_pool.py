@@ -10,12 +10,11 @@ pulumi-eks pattern).
 
 import base64
 from collections.abc import Sequence
-from typing import Any, Final, Required, cast
+from typing import Any, Final, Required, TypedDict, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_alicloud import cs
-from typing_extensions import TypedDict
 
 from ack_alluxio_training import node_images, scheduling, tuning, versions
 from ack_alluxio_training.conventions import GPUS_PER_NODE_TAG, KERNEL_VERSION_TAG, REGION_TAG

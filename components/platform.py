@@ -3,7 +3,7 @@
 Settings reach the components only through this module and ``platform_args`` (which maps them
 onto each component's args); every component stays usable on its own by other stacks (args are
 TypedDicts of ``pulumi.Input``). TrainingPlatform itself takes the validated settings model, so it
-is Python-only: other languages compose the five components of the component package.
+is Python-only: other languages compose the components of the component package.
 """
 
 from __future__ import annotations
@@ -16,9 +16,14 @@ from ack_alluxio_training.alluxio_cache import AlluxioCache
 from ack_alluxio_training.alluxio_fuse import AlluxioFuse
 from ack_alluxio_training.dataset_bucket import DatasetBucket, dataset_bucket_args
 from ack_alluxio_training.job_manifests import DEFAULT_NAMESPACE as TRAINING_NAMESPACE
-from ack_alluxio_training.monitoring import AlluxioMonitoring, alluxio_monitoring_args
+from ack_alluxio_training.monitoring import AlluxioMonitoring
 from ack_alluxio_training.node_pool import GpuNodePool, gpu_node_pool_args
-from ack_alluxio_training.platform_args import alluxio_cache_args, alluxio_fuse_args, training_job_args
+from ack_alluxio_training.platform_args import (
+    alluxio_cache_args,
+    alluxio_fuse_args,
+    alluxio_monitoring_args,
+    training_job_args,
+)
 from ack_alluxio_training.settings import PlatformSettings
 from ack_alluxio_training.training_job import TrainingJob
 from ack_alluxio_training.training_namespace import TrainingNamespace, TrainingNamespaceArgs

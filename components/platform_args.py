@@ -25,6 +25,7 @@ from ack_alluxio_training.alluxio_args import (
 )
 from ack_alluxio_training.alluxio_cache import AlluxioCacheArgs
 from ack_alluxio_training.alluxio_fuse import AlluxioFuseArgs
+from ack_alluxio_training.monitoring import AlluxioMonitoringArgs
 from ack_alluxio_training.scheduling import GpuPlacement
 from ack_alluxio_training.settings import PROJECT, PlatformSettings, Resources, SettingsError, TrainingJobSettings
 from ack_alluxio_training.training_job import TrainingJobArgs
@@ -220,3 +221,22 @@ def training_job_args(
         "tolerations": node_pool.tolerations,
     }
     return cast(TrainingJobArgs, values)
+
+
+def alluxio_monitoring_args(settings: PlatformSettings) -> AlluxioMonitoringArgs:
+    """Map the stack's settings onto the component's args."""
+    monitoring = settings.monitoring
+    return AlluxioMonitoringArgs(
+        namespace=monitoring.namespace or settings.alluxio.namespace,
+        alluxio_namespace=settings.alluxio.namespace,
+        cache_release=av.CACHE_RELEASE_NAME,
+        fuse_release=av.FUSE_RELEASE_NAME,
+        labels=dict(monitoring.labels),
+        scrape_interval=monitoring.scrape_interval,
+        training_namespace=job_manifests.DEFAULT_NAMESPACE,
+        training_metrics_port=monitoring.training_metrics_port,
+        cache_hit_rate_floor=monitoring.cache_hit_rate_floor,
+        ufs_read_share_ceiling=monitoring.ufs_read_share_ceiling,
+        worker_high_watermark=settings.cache.high_watermark,
+        probe_ratio_floor=monitoring.probe_ratio_floor,
+    )

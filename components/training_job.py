@@ -19,11 +19,10 @@ mounted reads an empty directory.
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Required, cast
+from typing import Any, Required, TypedDict, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
-from typing_extensions import TypedDict
 
 from ack_alluxio_training import job_manifests, network_policies, scheduling
 from ack_alluxio_training.cluster_access import children_options

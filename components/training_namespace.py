@@ -11,24 +11,24 @@ namespace is labelled ``privileged`` explicitly, and the policy pack does what P
 FUSE namespace, and the job builders drop every capability (SECURITY.md).
 """
 
-from __future__ import annotations
-
-from typing import Final
+from typing import Final, Required, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
-from typing_extensions import TypedDict
 
 from ack_alluxio_training import network_policies
+from ack_alluxio_training.cluster_access import children_options
 
 TYPE_TOKEN: Final = "ack-alluxio-training:index:TrainingNamespace"
 
 
-class TrainingNamespaceArgs(TypedDict):
+class TrainingNamespaceArgs(TypedDict, total=False):
     """Inputs of :class:`TrainingNamespace`."""
 
-    name: str
+    name: Required[str]
     """Namespace name (a DNS label); ``job_manifests.DEFAULT_NAMESPACE`` for the platform."""
+    kubeconfig: pulumi.Input[str]
+    """Kubeconfig of an existing cluster; without it the caller's (or the default) Kubernetes provider is used."""
 
 
 class TrainingNamespace(pulumi.ComponentResource):
@@ -39,7 +39,7 @@ class TrainingNamespace(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TrainingNamespaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, {}, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = children_options(self, name, args.get("kubeconfig"))
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata={

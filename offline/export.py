@@ -20,9 +20,7 @@ HELM_RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
 
 
 def stack_urn(result: PlanResult) -> str:
-    from ack_alluxio_training.settings import PROJECT
-
-    return f"urn:pulumi:{result.stack}::{PROJECT}::{STACK_TYPE}::{PROJECT}-{result.stack}"
+    return f"urn:pulumi:{result.stack}::{result.project}::{STACK_TYPE}::{result.project}-{result.stack}"
 
 
 def _provider_reference(resource: RecordedResource) -> str:

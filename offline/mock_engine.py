@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 import pulumi
@@ -258,6 +259,8 @@ class PlanResult:
     resources: list[RecordedResource]
     #: Stack outputs with secret values wrapped in the engine's secret marker.
     outputs: dict[str, Any]
+    #: The program's project name (its Pulumi.yaml ``name``): URNs and the export carry it.
+    project: str = PROJECT
 
     def by_type(self, token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == token]
@@ -287,9 +290,15 @@ async def _stack_outputs() -> dict[str, Any]:
 
 
 @contextmanager
-def _program_path() -> Iterator[None]:
-    root = str(PROJECT_ROOT)
+def _program_path(directory: Path) -> Iterator[None]:
+    """The program's folder first on ``sys.path`` (as the Pulumi CLI runs it); its modules forgotten after.
+
+    A consumer's own top-level packages (its ``components/``) must win over anything installed,
+    and must not leak into the next program run in this process.
+    """
+    root = str(directory)
     added = root not in sys.path
+    before = set(sys.modules)
     if added:
         sys.path.insert(0, root)
     try:
@@ -297,6 +306,10 @@ def _program_path() -> Iterator[None]:
     finally:
         if added:
             sys.path.remove(root)
+            for name in set(sys.modules) - before:
+                origin = getattr(sys.modules[name], "__file__", None) or ""
+                if origin.startswith(root + "/"):
+                    del sys.modules[name]
 
 
 def run_program(
@@ -304,9 +317,13 @@ def run_program(
     program: Callable[[], None] | None = None,
     *,
     preview: bool = False,
+    project: str = PROJECT,
+    directory: Path = PROJECT_ROOT,
 ) -> PlanResult:
     """Run a program (the project's ``__main__.py`` by default) under the mock engine.
 
+    ``project`` and ``directory`` are the program's project name and folder (a consumer's program:
+    ``ack_alluxio_training.offline.program``); the folder is first on ``sys.path`` while it runs.
     Exceptions from the program (a :class:`~ack_alluxio_training.settings.SettingsError` first of all)
     propagate unchanged, after the runtime has been cleaned up.
     """
@@ -314,7 +331,7 @@ def run_program(
     asyncio.set_event_loop(asyncio.new_event_loop())
     set_all_config(dict(config.values), sorted(config.secret_keys))
     monitor = RecordingMonitor(PlatformMocks())
-    pulumi.runtime.set_mocks(PlatformMocks(), project=PROJECT, stack=config.stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_mocks(PlatformMocks(), project=project, stack=config.stack, preview=preview, monitor=monitor)
     run = program or (lambda: runpy.run_path(str(PROGRAM), run_name="__main__") and None)
     outputs: dict[str, Any] = {}
 
@@ -322,8 +339,8 @@ def run_program(
         run()
         outputs.update(await _stack_outputs())
 
-    with _program_path():
+    with _program_path(directory):
         _sync_await(run_pulumi_func(lambda: _sync_await(body())))
     # Registration order depends on asyncio scheduling: put the plan in one order (canonical_order).
     resources = dependency_order(monitor.recorded.values())
-    return PlanResult(stack=config.stack, resources=resources, outputs=sorted_keys(outputs))
+    return PlanResult(stack=config.stack, resources=resources, outputs=sorted_keys(outputs), project=project)

@@ -193,12 +193,17 @@ def _encode(value: Any) -> str:
     return json.dumps(value)
 
 
-def config_from_mapping(stack: str, raw: dict[str, Any], *, placeholder_secrets: bool = True) -> StackConfig:
-    """Flatten a stack file's ``config:`` mapping; ``secure:`` values become marked placeholders."""
+def config_from_mapping(
+    stack: str, raw: dict[str, Any], *, placeholder_secrets: bool = True, project: str = PROJECT
+) -> StackConfig:
+    """Flatten a stack file's ``config:`` mapping; ``secure:`` values become marked placeholders.
+
+    Keys without a namespace belong to ``project`` (a consumer's program has its own name).
+    """
     values: dict[str, str] = {}
     secret_keys: set[str] = set()
     for key, value in (raw or {}).items():
-        full_key = key if ":" in key else f"{PROJECT}:{key}"
+        full_key = key if ":" in key else f"{project}:{key}"
         if isinstance(value, dict) and set(value) == {"secure"}:
             values[full_key] = OFFLINE_SECRET_PLACEHOLDER
             secret_keys.add(full_key)

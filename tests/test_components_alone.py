@@ -106,7 +106,9 @@ def test_cache_alone_registers_the_tuned_release(unknown: bool) -> None:
     (release,) = mocks.of_type(RELEASE)
     values = release.inputs["values"]
     expected = tuning.tuned_client_properties(
-        file_count=1152, change_interval_seconds=[86400], worker_list_refresh_seconds=600,
+        file_count=1152,
+        change_interval_seconds=[86400],
+        worker_list_refresh_seconds=600,
         avoid_eviction_reserved="512Mi",
     )
     for key, value in expected.items():  # rows 4-9, derived from the dataset's file count
@@ -161,8 +163,10 @@ def test_training_job_alone_needs_only_a_name() -> None:
 
 def test_a_refused_argument_names_it_and_registers_nothing() -> None:
     def program() -> Any:
-        AlluxioCache("bad", {"datasets": [existing_bucket_dataset(IMAGENET)], "cache_nodes": 4,
-                             "tier": {"quota_per_node": "lots"}})
+        AlluxioCache(
+            "bad",
+            {"datasets": [existing_bucket_dataset(IMAGENET)], "cache_nodes": 4, "tier": {"quota_per_node": "lots"}},
+        )
         return None
 
     with pytest.raises(ArgumentError, match=r"AlluxioCache 'bad': tier\.quota_per_node"):

@@ -469,3 +469,58 @@ def test_a_bad_pushgateway_url_is_refused_naming_the_key(url: str) -> None:
     config = config_from_mapping("dev", raw)
     with pytest.raises(SettingsError, match=r"monitoring\.probePushgatewayUrl"):
         settings_from_config(config.values, config.secret_keys)
+
+
+# --- against the chart as Helm really renders it (reference chart and Helm engine) ----------------------
+
+
+@pytest.fixture(scope="module")
+def rendered_prod(prod: PlanResult) -> dict[str, list[dict[str, Any]]]:
+    from ack_alluxio_training.offline import chart_render
+
+    try:
+        releases = chart_render.render_plan(prod)
+    except chart_render.RenderUnavailableError as exc:
+        pytest.skip(f"cannot render the chart: {exc}")
+    return {r.release: list(r.objects) for r in releases}
+
+
+def _pod_workloads(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] in ("StatefulSet", "DaemonSet", "Deployment")]
+
+
+def test_each_monitor_selects_exactly_its_rendered_pods_and_ports(
+    prod: PlanResult, rendered_prod: dict[str, list[dict[str, Any]]]
+) -> None:
+    workloads = [w for objects in rendered_prod.values() for w in _pod_workloads(objects)]
+    expected = {"master": "alluxio-master", "worker": "alluxio-worker", "fuse": "alluxio-fuse"}
+    for role, monitor in monitors(prod).items():
+        spec = monitor.inputs["spec"]
+        selector = spec["selector"]["matchLabels"]
+        selected = [
+            w for w in workloads
+            if selector.items() <= w["spec"]["template"]["metadata"]["labels"].items()
+            and w["metadata"]["namespace"] in spec["namespaceSelector"]["matchNames"]
+        ]  # fmt: skip
+        release = release_name(prod, "fuse" if role == "fuse" else "master")
+        assert [w["metadata"]["name"] for w in selected] == [f"{release}-{role}"]
+        assert selected[0]["spec"]["template"]["metadata"]["labels"]["role"] == expected[role]
+        containers = selected[0]["spec"]["template"]["spec"]["containers"]
+        declared = {p["name"] for c in containers for p in c.get("ports") or []}
+        named = {e["port"] for e in spec["podMetricsEndpoints"] if "port" in e}
+        assert named <= declared, (role, named, declared)
+        if role == "fuse":
+            assert not declared and selected[0]["spec"]["template"]["spec"]["hostNetwork"] is True
+
+
+def test_rendered_releases_serve_prometheus_metrics(rendered_prod: dict[str, list[dict[str, Any]]]) -> None:
+    cache = {o["metadata"]["name"]: o for o in rendered_prod[av.CACHE_RELEASE_NAME] if o["kind"] == "ConfigMap"}
+    sinks = cache[f"{av.CACHE_RELEASE_NAME}-metrics"]["data"]["metrics.properties"]
+    assert "sink.prometheus.class=alluxio.metrics.sink.PrometheusMetricsServlet" in sinks
+    assert "-Dalluxio.metrics.conf.file=/config/metrics/metrics.properties" in (
+        cache[f"{av.CACHE_RELEASE_NAME}-config"]["data"]["ALLUXIO_JAVA_OPTS"]
+    )
+    fuse = {o["metadata"]["name"]: o for o in rendered_prod[av.FUSE_RELEASE_NAME] if o["kind"] == "ConfigMap"}
+    fuse_opts = fuse[f"{av.FUSE_RELEASE_NAME}-config"]["data"]["ALLUXIO_FUSE_JAVA_OPTS"]
+    assert f"-D{keys.KEY_FUSE_WEB_ENABLED}=true" in fuse_opts.split()
+    assert f"-D{keys.KEY_FUSE_WEB_PORT}={alluxio_metrics.FUSE_WEB_PORT}" in fuse_opts.split()

@@ -317,6 +317,8 @@ def test_evaluate_export_takes_documents_or_paths() -> None:
     from ack_alluxio_training.offline.policy_runner import environment_config_path, evaluate_export
 
     by_path = evaluate_export(FIXTURES / "misconfigured-stack.json", environment_config_path("prod"))
-    by_document = evaluate_export(export("misconfigured-stack.json"), {"all": "mandatory"})
+    by_document = evaluate_export(
+        export("misconfigured-stack.json"), {"all": "mandatory", "alluxio-metrics-sink": "advisory"}
+    )
     assert _keys(by_path) == _keys(by_document)
     assert by_path.mandatory_violations == by_path.mandatory and not by_path.passed
