@@ -41,3 +41,8 @@ GPU_RESOURCE: Final = "nvidia.com/gpu"
 #: 0.6.53 bind-mounts the mount point's parent into the privileged FUSE pod with bidirectional
 #: propagation, so the parent is a directory of its own (``/mnt/alluxio``), never the host's ``/mnt``.
 DEFAULT_FUSE_MOUNT_POINT: Final = "/mnt/alluxio/fuse"
+
+#: Tag on clusters and node pools: the stack's environment ("prod"). The ``prod-safety-switches``
+#: policy treats a stack holding a resource tagged ``prod`` (this tag, or a plain ``environment`` /
+#: ``env`` tag) as production, so a foreign stack can declare it the same way.
+ENVIRONMENT_TAG: Final = "ack-alluxio-training/environment"

@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 from pulumi_alicloud import cs
 
 from ack_alluxio_training import node_images, scheduling, tuning, versions
-from ack_alluxio_training.conventions import GPUS_PER_NODE_TAG, KERNEL_VERSION_TAG, REGION_TAG
+from ack_alluxio_training.conventions import ENVIRONMENT_TAG, GPUS_PER_NODE_TAG, KERNEL_VERSION_TAG, REGION_TAG
 from ack_alluxio_training.quantities import memory_bytes
 from ack_alluxio_training.settings import (
     PROJECT,
@@ -123,6 +123,8 @@ class GpuNodePoolArgs(TypedDict, total=False):
     """Region of the cluster; tagged on it and the nodes so policies can match it with the buckets'."""
     gpus_per_node: pulumi.Input[int]
     """GPUs on each node of these instance types; tagged so policies can size FUSE threads per node (row 3)."""
+    environment: pulumi.Input[str]
+    """The stack's environment (``prod``...), tagged so the pack's prod-safety-switches knows production."""
 
 
 def image_problem(image_type: str, image_id: str | None, kernel_version: str | None, floor: str) -> str | None:
@@ -249,7 +251,7 @@ class GpuNodePool(pulumi.ComponentResource):
 
         self.cluster: cs.ManagedKubernetes | None = None
         if "cluster" in args:
-            self.cluster = self._create_cluster(name, args["cluster"], args.get("region"))
+            self.cluster = self._create_cluster(name, args["cluster"], args.get("region"), args.get("environment"))
             self.cluster_id = self.cluster.id
             credential = cs.get_cluster_credential_output(
                 cluster_id=self.cluster.id, opts=pulumi.InvokeOutputOptions(parent=self)
@@ -294,7 +296,11 @@ class GpuNodePool(pulumi.ComponentResource):
         )
 
     def _create_cluster(
-        self, name: str, cluster: ManagedClusterArgs, region: pulumi.Input[str] | None
+        self,
+        name: str,
+        cluster: ManagedClusterArgs,
+        region: pulumi.Input[str] | None,
+        environment: pulumi.Input[str] | None = None,
     ) -> cs.ManagedKubernetes:
         """A managed cluster with RRSA on (pods can get RAM roles without keys; once on, it stays on)."""
         return cs.ManagedKubernetes(
@@ -307,7 +313,7 @@ class GpuNodePool(pulumi.ComponentResource):
             service_cidr=cluster.get("service_cidr"),
             deletion_protection=cluster.get("deletion_protection", False),
             enable_rrsa=True,
-            tags=_fact_tags({REGION_TAG: region}),
+            tags=_fact_tags({REGION_TAG: region, ENVIRONMENT_TAG: environment}),
             opts=pulumi.ResourceOptions(parent=self),
         )
 
@@ -343,6 +349,7 @@ class GpuNodePool(pulumi.ComponentResource):
                     REGION_TAG: args.get("region"),
                     GPUS_PER_NODE_TAG: args.get("gpus_per_node"),
                     KERNEL_VERSION_TAG: args.get("kernel_version"),
+                    ENVIRONMENT_TAG: args.get("environment"),
                 }
             ),
             **_scaling(args),
@@ -414,6 +421,7 @@ def gpu_node_pool_args(settings: PlatformSettings) -> GpuNodePoolArgs:
         cache_host_path=settings.cache.host_path,
         region=settings.region,
         gpus_per_node=pool.gpus_per_node,
+        environment=str(settings.environment),
     )
     if pool.image_id:
         args["image_id"] = pool.image_id

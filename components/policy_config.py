@@ -48,7 +48,10 @@ def read_policy_config(path: Path) -> dict[str, Any]:
     with path.open("rb") as handle:
         data = handle.read(MAX_POLICY_CONFIG_BYTES + 1)
     try:
-        document = json.loads(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        if not text.strip():
+            return {}  # an empty config leaves every policy at its own level
+        document = json.loads(text)
     except UnicodeDecodeError:
         raise PolicyConfigFileError(f"{path}: not UTF-8 text") from None
     except json.JSONDecodeError as error:

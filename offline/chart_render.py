@@ -27,7 +27,7 @@ import yaml
 
 from ack_alluxio_training import release_hardening, versions
 from ack_alluxio_training.offline.export import HELM_RELEASE_TYPE
-from ack_alluxio_training.offline.mock_engine import PlanResult, redact_secrets
+from ack_alluxio_training.offline.mock_engine import PlanResult, placeholder_secrets
 from ack_alluxio_training.offline.stack_config import PROJECT_ROOT
 
 CHART_ENV: Final = "ACK_ALLUXIO_CHART"
@@ -147,7 +147,7 @@ def planned_releases(result: PlanResult) -> list[PlannedRelease]:
     for resource in result.resources:
         if resource.type != HELM_RELEASE_TYPE:
             continue
-        inputs = redact_secrets(resource.raw_inputs)
+        inputs = placeholder_secrets(resource.raw_inputs)
         releases.append(
             PlannedRelease(
                 name=str(inputs.get("name") or resource.name),

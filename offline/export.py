@@ -1,7 +1,8 @@
 """Turn a mock-engine run into ``pulumi stack export`` shape and plan files.
 
-Everything written here has secrets redacted to the ciphertext-shaped marker the real export
-uses, so no plan file can leak a credential.
+No plan file can leak a credential: ``resources.json`` has secrets redacted to the
+ciphertext-shaped marker the real export uses; manifests and Helm values, which other tools read,
+get a placeholder value in the secret's place so they stay valid.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from typing import Any
 
 import yaml
 
-from ack_alluxio_training.offline.mock_engine import PlanResult, RecordedResource, redact_secrets
+from ack_alluxio_training.offline.mock_engine import (
+    SECRET_PLACEHOLDER,
+    PlanResult,
+    RecordedResource,
+    placeholder_secrets,
+    redact_secrets,
+)
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 HELM_RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
@@ -83,6 +90,15 @@ def is_manifest(resource: RecordedResource) -> bool:
     )
 
 
+def _placeholder_header(resource: RecordedResource) -> str:
+    """A comment saying which values are placeholders, for a manifest that has secrets."""
+    paths = resource.secret_input_paths
+    if not paths:
+        return ""
+    shown = ", ".join(paths)
+    return f"# secret values ({shown}) are the placeholder {SECRET_PLACEHOLDER!r}: a plan holds no credential\n"
+
+
 def write_plan_files(result: PlanResult, out_dir: Path) -> list[Path]:
     """resources.json, each Helm release's values and each Kubernetes manifest, as YAML."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -91,7 +107,8 @@ def write_plan_files(result: PlanResult, out_dir: Path) -> list[Path]:
     written = [out_dir / "resources.json"]
     written[0].write_text(json.dumps(stack_export(result), indent=2, sort_keys=False) + "\n")
     for resource in result.resources:
-        inputs = redact_secrets(resource.raw_inputs)
+        # Files other tools read (helm, kubectl, scanners) get placeholders, never markers as keys.
+        inputs = placeholder_secrets(resource.raw_inputs)
         if resource.type == HELM_RELEASE_TYPE:
             path = out_dir / f"helm-values-{_file_name(resource.name)}.yaml"
             header = f"# Helm values of release {resource.name} (chart {inputs.get('chart')} {inputs.get('version')})\n"
@@ -100,6 +117,7 @@ def write_plan_files(result: PlanResult, out_dir: Path) -> list[Path]:
         elif is_manifest(resource):
             path = out_dir / "manifests" / f"{_file_name(resource.name)}.yaml"
             path.parent.mkdir(exist_ok=True)
-            path.write_text(yaml.safe_dump(inputs, sort_keys=False))
+            header = _placeholder_header(resource)
+            path.write_text(header + yaml.safe_dump(inputs, sort_keys=False))
             written.append(path)
     return written

@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import runpy
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +110,40 @@ def redact_secrets(value: Any) -> Any:
     if isinstance(value, list):
         return [redact_secrets(v) for v in value]
     return value
+
+
+#: What a secret value becomes in files meant for other tools (manifests, Helm values): a plain
+#: string, so the file stays valid (a Secret's ``stringData`` or ``data``; it is valid base64 too).
+SECRET_PLACEHOLDER: Final = "redacted"
+
+
+def placeholder_secrets(value: Any) -> Any:
+    """Replace each secret's values with :data:`SECRET_PLACEHOLDER`, keeping its shape.
+
+    A secret mapping keeps its keys (the names of a Secret's entries, not credentials) so a
+    manifest written from it stays valid; numbers and booleans become 0 and false.
+    """
+    if _is_secret(value):
+        return _placeholder_shape(value.get("value"))
+    if isinstance(value, dict):
+        return {k: placeholder_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [placeholder_secrets(v) for v in value]
+    return value
+
+
+def _placeholder_shape(value: Any) -> Any:
+    if _is_secret(value):
+        return _placeholder_shape(value.get("value"))
+    if isinstance(value, dict):
+        return {k: _placeholder_shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_placeholder_shape(v) for v in value]
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return 0
+    return None if value is None else SECRET_PLACEHOLDER
 
 
 def secret_paths(value: Any, prefix: str = "") -> list[str]:
@@ -212,6 +246,29 @@ class PlatformMocks(pulumi.runtime.Mocks):
         return {}, []
 
 
+def secret_output_names(raw_inputs: dict[str, Any], additional_secret_outputs: Iterable[str]) -> set[str]:
+    """Outputs the engine returns as secrets: those named in ``additionalSecretOutputs`` and those
+    whose input of the same name holds a secret (secrecy follows a value from input to output)."""
+    return set(additional_secret_outputs) | {key for key, value in raw_inputs.items() if secret_paths(value)}
+
+
+def with_secret_outputs(state: dict[str, Any], names: set[str]) -> dict[str, Any]:
+    """The outputs with each of ``names`` wrapped in the engine's secret marker."""
+    return {
+        key: value if key not in names or _is_secret(value) else {SECRET_SIG: SECRET_VALUE, "value": value}
+        for key, value in state.items()
+    }
+
+
+def _mark_secret_outputs(outputs: Any, names: set[str]) -> None:
+    """Wrap the named fields of a response's output Struct as the engine does, so the program's
+    ``Output`` for them is secret too (``Output.is_secret()``), not only the recorded state."""
+    for name in sorted(names & set(outputs.fields)):
+        plain = json_format.MessageToDict(outputs.fields[name])
+        outputs.fields[name].struct_value.Clear()
+        outputs.fields[name].struct_value.update({SECRET_SIG: SECRET_VALUE, "value": plain})
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """pulumi's MockMonitor that also keeps each registration's options and raw inputs."""
 
@@ -226,6 +283,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             return response
         # Sorted keys and lists: a Struct map's order and the order of dependencies carry no meaning.
         raw = sorted_keys(integral_numbers(json_format.MessageToDict(request.object, preserving_proto_field_name=True)))
+        hidden = secret_output_names(raw, request.additionalSecretOutputs)
+        _mark_secret_outputs(response.object, hidden)
         registration = self.resources.get(response.urn)
         self.recorded[response.urn] = RecordedResource(
             urn=response.urn,
@@ -242,7 +301,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             additional_secret_outputs=list(request.additionalSecretOutputs),
             raw_inputs=raw,
             id=response.id,
-            outputs=sorted_keys(dict(registration.state)) if registration else {},
+            outputs=sorted_keys(with_secret_outputs(dict(registration.state), hidden)) if registration else {},
         )
         return response
 

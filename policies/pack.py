@@ -14,7 +14,7 @@ from typing import Final
 import yaml
 from pulumi_policy import EnforcementLevel
 
-from ack_alluxio_training.policies import alluxio, fuse, metrics, node_pool, stack, storage, training
+from ack_alluxio_training.policies import alluxio, fuse, metrics, node_pool, production, stack, storage, training
 from ack_alluxio_training.policies.guardrails import Guardrail
 
 PACK_NAME: Final = "ack-alluxio-training"
@@ -28,9 +28,10 @@ DESCRIPTION: Final = (
 
 
 def all_policies() -> list[Guardrail]:
-    """Every policy of the pack, grouped by area: node pool, storage, Alluxio, FUSE, training, stack, metrics."""
+    """Every policy of the pack, grouped by area: node pool, storage, Alluxio, FUSE, training, stack, metrics,
+    production safety."""
     return [*node_pool.POLICIES, *storage.POLICIES, *alluxio.POLICIES, *fuse.POLICIES, *training.POLICIES,
-            *stack.POLICIES, *metrics.POLICIES]
+            *stack.POLICIES, *metrics.POLICIES, *production.POLICIES]
 
 
 @cache

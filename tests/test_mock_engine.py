@@ -73,3 +73,37 @@ def test_whole_numbers_stay_integers() -> None:
     recorded = run_program(config_from_mapping("dev", {}), program).named("d")
     replicas = recorded.inputs["spec"]["replicas"]
     assert replicas == 4 and isinstance(replicas, int)
+
+
+def _program_with_secret_outputs() -> None:
+    provider = k8s.Provider("cluster", kubeconfig="apiVersion: v1")
+    plain = k8s.core.v1.ConfigMap("plain", data={"key": "visible"}, opts=pulumi.ResourceOptions(provider=provider))
+    listed = k8s.core.v1.ConfigMap(
+        "listed",
+        data={"key": "listed-value"},
+        opts=pulumi.ResourceOptions(provider=provider, additional_secret_outputs=["data"]),
+    )
+    carried = k8s.core.v1.ConfigMap(
+        "carried", data={"key": pulumi.Output.secret("carried-value")}, opts=pulumi.ResourceOptions(provider=provider)
+    )
+    pulumi.export("plainSecret", plain.data.is_secret())
+    pulumi.export("listedSecret", listed.data.is_secret())
+    pulumi.export("carriedSecret", carried.data.is_secret())
+    pulumi.export("listedData", listed.data)
+
+
+def test_secret_outputs_come_back_secret_as_from_the_engine() -> None:
+    """additionalSecretOutputs and secret inputs make the same-named outputs secret, in the recorded
+    state and for the program (Output.is_secret), as the Pulumi engine does."""
+    result = run_program(config_from_mapping("dev", {}), _program_with_secret_outputs)
+    assert result.outputs["plainSecret"] is False
+    assert result.outputs["listedSecret"] is True and result.outputs["carriedSecret"] is True
+    assert result.outputs["listedData"][SECRET_SIG], "an output computed from a secret output stays secret"
+    assert SECRET_SIG not in json.dumps(result.named("plain").outputs)
+    for name in ("listed", "carried"):
+        assert result.named(name).outputs["data"][SECRET_SIG], name
+    exported = {r["urn"].rsplit("::", 1)[-1]: r for r in stack_export(result)["deployment"]["resources"]}
+    outputs = json.dumps({name: exported[name]["outputs"] for name in ("plain", "listed", "carried")})
+    assert "listed-value" not in outputs and "carried-value" not in outputs and "visible" in outputs
+    # Inputs stay as given: additionalSecretOutputs is about outputs, a secret input is a secret anyway.
+    assert "carried-value" not in json.dumps(exported["carried"]["inputs"])

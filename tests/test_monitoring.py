@@ -81,6 +81,17 @@ def test_fuse_web_port_is_alluxios_default() -> None:
     assert rows[keys.KEY_FUSE_WEB_ENABLED][2] == "false"  # why it must be set
 
 
+def test_scraped_ports_are_the_charts_web_ports() -> None:
+    values_file = CHART / "values.yaml"
+    if not values_file.is_file():
+        pytest.skip(f"reference chart not available at {CHART}")
+    values = yaml.safe_load(values_file.read_text())
+    for section, port in alluxio_metrics.SCRAPED_PORTS.items():
+        if section != "fuse":
+            assert values[section]["ports"]["web"] == port, section
+    assert "ports" not in values["fuse"]  # the chart has no FUSE web port: alluxio.fuse.web.port decides
+
+
 # --- monitors select the pods the chart renders, on ports they declare ------------------------------
 
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from ack_alluxio_training import scheduling
-from ack_alluxio_training.conventions import GPUS_PER_NODE_TAG, KERNEL_VERSION_TAG, REGION_TAG
+from ack_alluxio_training.conventions import ENVIRONMENT_TAG, GPUS_PER_NODE_TAG, KERNEL_VERSION_TAG, REGION_TAG
 from ack_alluxio_training.node_pool import GpuNodePool, GpuNodePoolArgs, gpu_node_pool_args
 from ack_alluxio_training.offline.mock_engine import (
     MOCK_KUBECONFIG,
@@ -348,11 +348,11 @@ def test_memory_tier_must_fit_the_nodes_shm() -> None:
 # --- facts the policy pack reads -----------------------------------------------------------------
 
 
-def test_pool_and_cluster_declare_region_and_gpus_per_node() -> None:
+def test_pool_and_cluster_declare_region_gpus_per_node_and_environment() -> None:
     result = plan_stack(stack_config("prod"))
     pool_tags = only(result, NODE_POOL).inputs["tags"]
-    assert pool_tags == {REGION_TAG: "cn-beijing", GPUS_PER_NODE_TAG: "8"}
-    assert only(result, CLUSTER).inputs["tags"] == {REGION_TAG: "cn-beijing"}
+    assert pool_tags == {REGION_TAG: "cn-beijing", GPUS_PER_NODE_TAG: "8", ENVIRONMENT_TAG: "prod"}
+    assert only(result, CLUSTER).inputs["tags"] == {REGION_TAG: "cn-beijing", ENVIRONMENT_TAG: "prod"}
 
 
 def test_custom_image_declares_its_kernel() -> None:

@@ -67,6 +67,7 @@ EXPECTED = {
     "alluxio-cache-holds-dataset": ("mandatory", "high", (13,), "stack", "tieredstore.levels[].quota"),
     "fuse-threads-cover-readers": ("mandatory", "medium", (3,), "stack", "max_idle_threads"),
     "bucket-in-cluster-region": ("mandatory", "medium", (), "stack", "ack-alluxio-training/region"),
+    "prod-safety-switches": ("mandatory", "critical", (), "stack", "deletionProtection=true"),
 }
 
 INFOS = {info.name: info for info in pack_info()}

@@ -10,7 +10,6 @@ violation after remediation reports it as mandatory.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from ack_alluxio_training.policies.guardrails import Guardrail
 from ack_alluxio_training.policies.pack import DEFAULT_ENFORCEMENT_LEVEL, PACK_NAME, all_policies
+from ack_alluxio_training.policy_config import PolicyConfigFileError, read_policy_config
 
 LEVELS: Final = ("advisory", "mandatory", "remediate", "disabled")
 LEVEL_TO_PROTO: Final = {"advisory": proto.ADVISORY, "mandatory": proto.MANDATORY, "remediate": proto.REMEDIATE,
@@ -196,20 +196,15 @@ def resolve_policy_config(
 
 
 def load_policy_config(path: str | Path) -> dict[str, Any]:
-    """Read a policy config JSON file (as given to ``--policy-pack-config``)."""
+    """Read a policy config JSON file (as given to ``--policy-pack-config``).
+
+    Only a regular file of bounded size is read (``ack_alluxio_training.policy_config``), so a
+    directory, ``/dev/zero`` or ``/dev/stdin`` is refused at once instead of hanging.
+    """
     try:
-        text = Path(path).read_text()
-    except OSError as error:
-        raise PolicyConfigError([f"{path}: cannot read ({error.strerror or error})"]) from error
-    if not text.strip():
-        return {}
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise PolicyConfigError([f"{path}: not valid JSON ({error.msg} at line {error.lineno})"]) from error
-    if not isinstance(document, dict):
-        raise PolicyConfigError([f"{path}: must hold a JSON object"])
-    return document
+        return read_policy_config(Path(path))
+    except PolicyConfigFileError as error:
+        raise PolicyConfigError([str(error)]) from None
 
 
 def configure_request(resolved: Mapping[str, ResolvedPolicy]) -> analyzer_pb2.ConfigureAnalyzerRequest:
