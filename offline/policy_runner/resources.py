@@ -383,7 +383,9 @@ def _stream_export(path: Path) -> tuple[Any, list[EngineResource]] | None:
                 items.append(item)
                 if not (isinstance(item, Mapping) and item.get("delete")):
                     plain = not _holds_marker_between(stream.text, at, end)
-                    resources.append(EngineResource.from_export(item, plain=plain))
+                    resource = EngineResource.from_export(item, plain=plain)
+                    _share_equal_values(resource)  # at once: the copies never pile up
+                    resources.append(resource)
                 at = stream.drop(stream.skip_space(end))
                 if stream.text[at:at + 1] == ",":
                     at = stream.skip_space(at + 1)
@@ -398,7 +400,7 @@ def _stream_export(path: Path) -> tuple[Any, list[EngineResource]] | None:
         if not isinstance(deployment, dict) or deployment.get("resources") != _PLACEHOLDER:
             return None
         deployment["resources"] = items
-        return document, _sharing_equal_values(resources)
+        return document, resources
 
 
 def _sharing_equal_values(resources: list[EngineResource]) -> list[EngineResource]:
@@ -408,14 +410,18 @@ def _sharing_equal_values(resources: list[EngineResource]) -> list[EngineResourc
     interchangeable for every reader.
     """
     for resource in resources:
-        inputs, outputs = resource.inputs, resource.outputs
-        if not (inputs and outputs and isinstance(outputs, dict)):
-            continue
-        for key, value in outputs.items():
-            same = inputs.get(key, _ABSENT)
-            if same is not _ABSENT and same is not value and same == value:
-                outputs[key] = same
+        _share_equal_values(resource)
     return resources
+
+
+def _share_equal_values(resource: EngineResource) -> None:
+    inputs, outputs = resource.inputs, resource.outputs
+    if not (inputs and outputs and isinstance(outputs, dict)):
+        return
+    for key, value in outputs.items():
+        same = inputs.get(key, _ABSENT)
+        if same is not _ABSENT and same is not value and same == value:
+            outputs[key] = same
 
 
 _ABSENT: Final = object()
