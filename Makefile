@@ -52,7 +52,13 @@ typecheck: $(STAMP)
 	@find $(TYPECHECK_ROOT) -name __pycache__ -prune -exec rm -rf {} +
 	MYPYPATH=$(TYPECHECK_ROOT) $(PY) -m mypy
 
-bench: $(STAMP)
+## make bench [BENCH_SIZES=1000,10000,100000] [BENCH_MIXES=mixed,helm,mpijob,job] [BENCH_GRPC_SAMPLE=1000]
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(PY) -m benchmarks.run
 
 clean:

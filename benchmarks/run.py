@@ -1,140 +1,142 @@
-"""Measure the offline plan of the prod stack and policy evaluation as resources grow.
+"""``make bench``: the offline plan, and policy evaluation offline and over gRPC, side by side.
 
-``make bench`` prints wall times: the plan (program under the mock engine, imports cached; budget
-< 2 s) and the policy pack (prod policy config) on 1,000 / 5,000 / 10,000 resources (budget < 5 s at
-10,000) for several mixes:
+For each mix (``benchmarks.exports``) and size (``$BENCH_SIZES``, default 1,000,10,000,100,000) an
+export file is written and measured, each in a fresh process (``benchmarks.child``), so that peak
+memory is that of the measurement:
 
-- ``mixed``: the prod stack's export repeated (unique URNs) up to the count;
-- ``helm``, ``mpijob``, ``job``: a stack made only of one heavy type, the prod export's Helm releases
-  of chart alluxio (the cache and the FUSE release, alternately), its MPIJob, its batch Job, copied
-  with unique URNs (plus the stack and provider resources the copies refer to).
+- offline: reading the export and evaluating the pack with the prod policy config, as
+  ``make check-export`` does (seconds, microseconds per resource, peak memory of the process);
+- gRPC: the pack served the way the Pulumi CLI runs it, timing the calls, measured once per mix on
+  ``$BENCH_GRPC_SAMPLE`` resources (default 1,000) and scaled to each size by the number of analyzed
+  resources (the path is linear; the table says which figures are scaled).
 
-Each case is timed as ``make plan``/``make check-export`` run it. The per-resource cost should stay
-flat from 1,000 to 10,000 resources (linear scaling).
+Prints a markdown table and writes it, the raw results and a plot under ``build/bench/``.
+``$BENCH_MIXES`` limits the mixes (e.g. ``helm,job``).
 """
 
 from __future__ import annotations
 
-import copy
+import json
+import os
+import platform
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
 from typing import Any, Final
 
-from ack_alluxio_training.offline.export import stack_export
-from ack_alluxio_training.offline.mock_engine import run_program
-from ack_alluxio_training.offline.stack_config import PROJECT_ROOT, load_stack_config
+from benchmarks.exports import MIXES, write_export
+from benchmarks.report import Row, flatness, plot, table
 
-COUNTS: Final = (1_000, 5_000, 10_000)
+ROOT: Final = Path(__file__).resolve().parent.parent
+OUT: Final = ROOT / "build" / "bench"
+POLICY_CONFIG: Final = ROOT / "policies" / "config" / "prod.json"
+DEFAULT_SIZES: Final = (1_000, 10_000, 100_000)
+DEFAULT_GRPC_SAMPLE: Final = 1_000
 BUDGET_SECONDS: Final = 5.0
-#: The homogeneous cases: name and the resource type copied.
-HEAVY_TYPES: Final = (
-    ("helm", "kubernetes:helm.sh/v3:Release"),
-    ("mpijob", "kubernetes:kubeflow.org/v2beta1:MPIJob"),
-    ("job", "kubernetes:batch/v1:Job"),
-)
-#: Resources kept once in a homogeneous case: what the copies refer to.
-_KEPT_PREFIXES: Final = ("pulumi:pulumi:Stack", "pulumi:providers:")
 
 
-def _time(function: Any, repeat: int) -> list[float]:
+def _sizes() -> list[int]:
+    configured = os.environ.get("BENCH_SIZES", "").replace("_", "").strip()
+    return [int(s) for s in configured.split(",") if s.strip()] if configured else list(DEFAULT_SIZES)
+
+
+def _mixes() -> list[str]:
+    configured = os.environ.get("BENCH_MIXES", "").strip()
+    chosen = [m.strip() for m in configured.split(",") if m.strip()] if configured else list(MIXES)
+    unknown = sorted(set(chosen) - set(MIXES))
+    if unknown:
+        raise SystemExit(f"bench: unknown mix {', '.join(unknown)}; choose from {', '.join(MIXES)}")
+    return chosen
+
+
+def machine() -> str:
+    """The machine and versions the figures were taken on."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 0
+    names = ("pulumi", "pulumi-policy", "protobuf", "grpcio")
+    versions = ", ".join(f"{name} {metadata.version(name)}" for name in names)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{cpus} cores, {platform.machine()}, Python {platform.python_version()}, {versions}; "
+            f"load average {load:.1f} at start")
+
+
+def _child(*args: str) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-m", "benchmarks.child", *args], cwd=ROOT, capture_output=True,
+                          text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(args[:2])} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _plan_seconds() -> str:
+    from ack_alluxio_training.offline.mock_engine import run_program
+    from ack_alluxio_training.offline.stack_config import load_stack_config
+
+    config = load_stack_config("prod")
+    run_program(config)  # warm: imports and first-run caches
     times = []
-    for _ in range(repeat):
+    for _ in range(5):
         started = time.perf_counter()
-        function()
+        run_program(config)
         times.append(time.perf_counter() - started)
-    return times
-
-
-def scaled_export(export: dict[str, Any], count: int) -> dict[str, Any]:
-    """The prod export's resources repeated (with unique URNs) up to ``count`` resources."""
-    base = export["deployment"]["resources"]
-    resources: list[dict[str, Any]] = []
-    copy_index = 0
-    while len(resources) < count:
-        for resource in base:
-            if len(resources) >= count:
-                break
-            clone = copy.deepcopy(resource)
-            clone["urn"] = f"{resource['urn']}-{copy_index}"
-            resources.append(clone)
-        copy_index += 1
-    scaled = copy.deepcopy(export)
-    scaled["deployment"]["resources"] = resources
-    return scaled
-
-
-def homogeneous_export(export: dict[str, Any], resource_type: str, count: int) -> dict[str, Any]:
-    """``count`` copies (unique URNs) of the export's resources of one type, taken in turn, plus the
-    stack and provider resources they refer to."""
-    base = export["deployment"]["resources"]
-    kept = [copy.deepcopy(r) for r in base if r["type"].startswith(_KEPT_PREFIXES)]
-    sources = [r for r in base if r["type"] == resource_type]
-    if not sources:
-        raise ValueError(f"the export has no {resource_type}")
-    copies = []
-    for index in range(count):
-        source = sources[index % len(sources)]
-        clone = copy.deepcopy(source)
-        clone["urn"] = f"{source['urn']}-{index}"
-        copies.append(clone)
-    document = copy.deepcopy({k: v for k, v in export.items() if k != "deployment"})
-    document["deployment"] = {**{k: v for k, v in export["deployment"].items() if k != "resources"},
-                              "resources": kept + copies}
-    return document
-
-
-def _measure(evaluate: Callable[[dict[str, Any]], Any], build: Callable[[int], dict[str, Any]]) -> list[float]:
-    """Best-of-2 seconds at each count."""
-    seconds = []
-    for count in COUNTS:
-        document = build(count)
-        seconds.append(min(_time(lambda document=document: evaluate(document), 2)))
-    return seconds
-
-
-def _row(label: str, seconds: list[float]) -> str:
-    cells = "  ".join(
-        f"{count:>6,}: {s:6.3f} s {s / count * 1e6:5.0f} us/res" for count, s in zip(COUNTS, seconds, strict=True)
-    )
-    linear = (seconds[-1] / COUNTS[-1]) / (seconds[0] / COUNTS[0])
-    return f"  {label:<22} {cells}  (10k/1k per resource {linear:.2f}x)"
+    return (f"plan prod (mock engine, imports cached): median {statistics.median(times):.3f} s, "
+            f"max {max(times):.3f} s over {len(times)} runs (budget < 2 s)")
 
 
 def main() -> int:
-    config = load_stack_config("prod")
-    run_program(config)  # warm: imports and first-run caches
-    plan_times = _time(lambda: run_program(config), 5)
-    print(
-        f"plan prod (mock engine, imports cached): median {statistics.median(plan_times):.3f} s, "
-        f"max {max(plan_times):.3f} s over {len(plan_times)} runs (budget < 2 s)"
-    )
+    from ack_alluxio_training.offline.export import stack_export
+    from ack_alluxio_training.offline.mock_engine import run_program
+    from ack_alluxio_training.offline.stack_config import load_stack_config
 
-    from ack_alluxio_training.offline.policy_runner import evaluate_export
-
-    export = stack_export(run_program(config))
-    policy_config = PROJECT_ROOT / "policies" / "config" / "prod.json"
-    evaluate_export(scaled_export(export, 100), policy_config)  # warm
-
-    def evaluate(document: dict[str, Any]) -> Any:
-        return evaluate_export(document, policy_config)
-
-    cases: list[tuple[str, Callable[[int], dict[str, Any]]]] = [
-        ("mixed (prod stack)", lambda count: scaled_export(export, count)),
-        *[(f"{name} only", lambda count, t=resource_type: homogeneous_export(export, t, count))
-          for name, resource_type in HEAVY_TYPES],
-    ]
-    print(f"policy evaluation, prod policy config, best of 2 runs (budget < {BUDGET_SECONDS:g} s at "
-          f"{COUNTS[-1]:,} resources)")
-    worst = 0.0
-    for label, build in cases:
-        default = _measure(evaluate, build)
-        worst = max(worst, default[-1])
-        verdict = "ok" if default[-1] < BUDGET_SECONDS else "OVER BUDGET"
-        print(f"{label}: {default[-1]:.3f} s at {COUNTS[-1]:,} resources [{verdict}]")
-        print(_row("offline runner", default))
-    print(f"slowest case at {COUNTS[-1]:,} resources: {worst:.3f} s (budget < {BUDGET_SECONDS:g} s)")
+    sizes, mixes = _sizes(), _mixes()
+    sample = int(os.environ.get("BENCH_GRPC_SAMPLE", DEFAULT_GRPC_SAMPLE))
+    about = machine()
+    print(f"machine: {about}")
+    print(_plan_seconds())
+    export = stack_export(run_program(load_stack_config("prod")))
+    rows: list[Row] = []
+    for mix in mixes:
+        path = write_export(export, mix, sample, OUT / "exports" / f"{mix}-grpc.json")
+        try:
+            grpc = _child("grpc", str(path), str(POLICY_CONFIG), str(sample))
+        finally:
+            path.unlink()
+        per_analyzed = grpc["seconds"] / max(1, grpc["measured"])
+        for size in sizes:
+            path = write_export(export, mix, size, OUT / "exports" / f"{mix}-{size}.json")
+            try:
+                offline = _child("offline", str(path), str(POLICY_CONFIG))
+            finally:
+                path.unlink()
+            row = Row(mix, offline["resources"], offline["seconds"], offline["load_s"], offline["peak_mib"],
+                      per_analyzed * offline["analyzed"], grpc["measured"], offline["analyzed"])
+            rows.append(row)
+            print(f"  {mix:>6} {size:>7,}: offline {row.offline_s:7.2f} s ({row.offline_us:4.0f} us/res, "
+                  f"peak {row.peak_mib:,.0f} MiB)  gRPC {row.grpc_s:8.1f} s ({row.grpc_note})  {row.ratio:.0f}x",
+                  flush=True)
+    markdown = table(rows)
+    notes = flatness(rows)
+    slowest = max((r for r in rows if r.resources == 10_000), key=lambda r: r.offline_s, default=None)
+    print()
+    print(markdown)
+    for note in notes:
+        print(f"per-resource cost, {note}")
+    if slowest is not None:
+        verdict = "ok" if slowest.offline_s < BUDGET_SECONDS else "OVER BUDGET"
+        print(f"slowest mix at 10,000 resources: {slowest.mix} {slowest.offline_s:.2f} s "
+              f"(budget < {BUDGET_SECONDS:g} s) [{verdict}]")
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "results.md").write_text(f"Machine: {about}\n\n{markdown}\n\n" + "".join(f"- {n}\n" for n in notes))
+    (OUT / "results.json").write_text(json.dumps({"machine": about, "rows": [r.__dict__ for r in rows]}, indent=2))
+    picture = plot(rows, OUT / "policy-evaluation.png", about)
+    print(f"wrote {OUT / 'results.md'}, {OUT / 'results.json'}"
+          + (f", {picture}" if picture else " (no plot: matplotlib is missing, see requirements-bench.txt)"))
     return 0
 
 

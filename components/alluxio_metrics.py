@@ -1,18 +1,20 @@
 """Where Alluxio 2.9 serves its metrics, what chart 0.6.53 labels its pods, and metric names in PromQL.
 
-Pure facts and name functions shared by the Helm values, the monitors, the dashboard, the alerts and
-the policy pack (one source for each):
+Pure facts and name functions shared by the Helm values, the monitors, the dashboard and the alerts
+(one source for each):
 
 - Every Alluxio process's web server serves ``/metrics/prometheus/``; the chart turns the Prometheus
   sink on with ``metrics.enabled`` and ``metrics.PrometheusMetricsServlet.enabled``. The standalone
   FUSE process starts a web server only with ``alluxio.fuse.web.enabled=true`` (port
   ``alluxio.fuse.web.port``, 49999); chart 0.6.53's FUSE DaemonSet declares no container port and
-  does not mount the chart's metrics ConfigMap, so FUSE is scraped by port number.
-- The exporter is Prometheus' ``DropwizardExports`` over Alluxio's Dropwizard registry. It sanitises a
-  registry name by replacing every character outside ``[a-zA-Z0-9_:]`` with ``_`` (and a leading
-  digit with ``_``). Dropwizard counters and gauges are exported as gauges under that name, meters as
-  counters with ``_total``, timers as summaries (``{quantile=...}`` samples in seconds, plus
-  ``_count``).
+  does not mount the chart's metrics ConfigMap, so the FUSE target's address is set to that port.
+- The exporter is Prometheus' ``DropwizardExports`` over Alluxio's Dropwizard registry (Alluxio's
+  ``alluxio.metrics.sink.PrometheusMetricsServlet`` registers ``new DropwizardExports(registry)``
+  with the default sample builder). That builder names a sample with the Java client's
+  ``Collector.sanitizeMetricName``: every character outside ``[a-zA-Z0-9_:]`` becomes ``_`` (and a
+  leading character outside ``[a-zA-Z_:]`` too). Dropwizard counters and gauges are exported as
+  gauges under that name, meters as counters with ``_total``, timers as summaries
+  (``{quantile=...}`` samples in seconds, plus ``_count``).
 - Alluxio's ``MetricsSystem.getMetricName`` names ``Master.*`` and ``Cluster.*`` metrics as they are,
   but appends the process's source name (its hostname, dots as ``_``) to worker and client metrics,
   and prefixes ``Client.`` to any metric of a client process that is not already a client metric:
@@ -40,6 +42,11 @@ FUSE_ROLE: Final = "alluxio-fuse"
 #: Named container ports of the web servers in the master and worker pods (same templates).
 WEB_PORT_NAME: Final = "web"
 JOB_WEB_PORT_NAME: Final = "job-web"
+#: Web ports Prometheus connects to, by chart values section (chart 0.6.53 defaults, which the releases
+#: keep) plus FUSE's: what a NetworkPolicy around the Alluxio pods must let the scraper reach.
+SCRAPED_PORTS: Final[dict[str, int]] = {
+    "master": 19999, "jobMaster": 20002, "worker": 30000, "jobWorker": 30003, "fuse": FUSE_WEB_PORT,
+}  # fmt: skip
 #: The FUSE container's name (templates/fuse/daemonset.yaml), used by the restart alert.
 FUSE_CONTAINER: Final = "alluxio-fuse"
 

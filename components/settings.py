@@ -783,6 +783,15 @@ class TrainingJobSettings(_Model):
         return self.workers * self.gpus_per_worker
 
 
+# Kubernetes label syntax: an optional DNS-subdomain prefix and a name of at most 63 characters.
+_LABEL_NAME: Final = r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_LABEL_KEY: Final = re.compile(r"(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?/)?" + _LABEL_NAME, re.ASCII)
+_LABEL_VALUE: Final = re.compile(f"(?:{_LABEL_NAME})?", re.ASCII)
+_PUSHGATEWAY_URL: Final = re.compile(
+    r"https?://[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~/-]{0,1024})?", re.ASCII
+)
+
+
 class MonitoringSettings(_Model):
     """Prometheus operator objects and the Grafana dashboard of the data path (docs/observability.md).
 
@@ -831,8 +840,25 @@ class MonitoringSettings(_Model):
     @field_validator("probe_pushgateway_url")
     @classmethod
     def _pushgateway(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?", value):
+        if value is not None and not _PUSHGATEWAY_URL.fullmatch(value):
             raise ValueError(f"{value!r} is not an http(s) URL of a Pushgateway (e.g. http://pushgateway.monitoring:9091)")
+        return value
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str | None) -> str | None:
+        if value is not None and not _DNS_LABEL.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid namespace name")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, text in value.items():
+            if not _LABEL_KEY.fullmatch(key):
+                raise ValueError(f"label key {key!r} is not a Kubernetes label key (e.g. 'release')")
+            if not _LABEL_VALUE.fullmatch(text):
+                raise ValueError(f"label {key!r}: {text!r} is not a Kubernetes label value")
         return value
 
 

@@ -22,6 +22,8 @@ from ack_alluxio_training.offline.policy_runner import (
     evaluate,
     load_policy_config,
 )
+from ack_alluxio_training.offline.policy_runner.resources import collector_paused
+from ack_alluxio_training.offline.process_exit import exit_now
 
 EXIT_PASSED = 0
 EXIT_MANDATORY_VIOLATIONS = 1
@@ -49,8 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT if stop.code else EXIT_PASSED
     try:
         config = load_policy_config(args.policy_config) if args.policy_config else None
-        resources = load_stack_export(args.export, args.max_mib * 2**20)
-        report = evaluate(resources, config)
+        # one pause of the collector over reading and evaluating: the decoded export is acyclic
+        with collector_paused():
+            resources = load_stack_export(args.export, args.max_mib * 2**20)
+            report = evaluate(resources, config)
     except PolicyConfigError as error:
         print(f"check-export: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -68,4 +72,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ack_alluxio_training.offline.policy_runner import EngineResource, ExportError, resources_from_export
+from ack_alluxio_training.offline.policy_runner.resources import decode_export
 
 #: Largest export read (bytes). A real export of thousands of resources is tens of MB; a file far
 #: beyond this is not an export, and reading it whole would exhaust a CI runner's memory first.
@@ -87,10 +88,14 @@ def _deploys_something(resources: list[EngineResource]) -> bool:
     return any(r.type != STACK_TYPE and not r.type.startswith(PROVIDER_TYPE_PREFIX) for r in resources)
 
 
-def resources_of(document: Any, path: str | Path = "export") -> list[EngineResource]:
-    """The checkable resources of a stack export document; refuses one that deploys nothing."""
+def resources_of(
+    document: Any, path: str | Path = "export", resources: list[EngineResource] | None = None,
+) -> list[EngineResource]:
+    """The checkable resources of a stack export document (``resources``: already read from it);
+    refuses one that deploys nothing."""
     items = deployment_resources(document, path)
-    resources = resources_from_export(document)
+    if resources is None:
+        resources = resources_from_export(document)
     if not _deploys_something(resources):
         kinds = sorted({r.type for r in resources}) or ["nothing"]
         raise ExportError(
@@ -103,8 +108,13 @@ def resources_of(document: Any, path: str | Path = "export") -> list[EngineResou
 def load_stack_export(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[EngineResource]:
     """Read and check a ``pulumi stack export`` file; :class:`ExportError` names what is wrong."""
     text = read_text(path, max_bytes)
+    resources: list[EngineResource] | None
     try:
-        document = json.loads(text)
+        # numbers as doubles, the collector paused, per-resource marker flags (see policy_runner.resources)
+        document, resources = decode_export(text)
+    except ExportError:  # not export-shaped: decoded plainly, so that the refusal can say what it is
+        document, resources = json.loads(text), None
     except json.JSONDecodeError as error:
         raise _refuse(path, f"is not JSON ({error.msg} at line {error.lineno}, column {error.colno})") from error
-    return resources_of(document, path)
+    del text
+    return resources_of(document, path, resources)

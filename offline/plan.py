@@ -261,4 +261,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from ack_alluxio_training.offline.process_exit import exit_now
+
+    exit_now(main())

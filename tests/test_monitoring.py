@@ -81,6 +81,17 @@ def test_fuse_web_port_is_alluxios_default() -> None:
     assert rows[keys.KEY_FUSE_WEB_ENABLED][2] == "false"  # why it must be set
 
 
+def test_scraped_ports_are_the_charts_web_ports() -> None:
+    values_file = CHART / "values.yaml"
+    if not values_file.is_file():
+        pytest.skip(f"reference chart not available at {CHART}")
+    values = yaml.safe_load(values_file.read_text())
+    for section, port in alluxio_metrics.SCRAPED_PORTS.items():
+        if section != "fuse":
+            assert values[section]["ports"]["web"] == port, section
+    assert "ports" not in values["fuse"]  # the chart has no FUSE web port: alluxio.fuse.web.port decides
+
+
 # --- monitors select the pods the chart renders, on ports they declare ------------------------------
 
 
@@ -524,3 +535,26 @@ def test_rendered_releases_serve_prometheus_metrics(rendered_prod: dict[str, lis
     fuse_opts = fuse[f"{av.FUSE_RELEASE_NAME}-config"]["data"]["ALLUXIO_FUSE_JAVA_OPTS"]
     assert f"-D{keys.KEY_FUSE_WEB_ENABLED}=true" in fuse_opts.split()
     assert f"-D{keys.KEY_FUSE_WEB_PORT}={alluxio_metrics.FUSE_WEB_PORT}" in fuse_opts.split()
+
+
+@pytest.mark.parametrize(
+    ("monitoring", "fragment"),
+    [({"namespace": "Monitoring"}, "monitoring.namespace"), ({"labels": {"release": "a b"}}, "monitoring.labels"),
+     ({"labels": {"-bad": "x"}}, "monitoring.labels"), ({"scrapeInterval": "30"}, "monitoring.scrapeInterval"),
+     ({"probeRatioFloor": 1.5}, "monitoring.probeRatioFloor"),
+     ({"trainingMetricsPort": 0}, "monitoring.trainingMetricsPort")],
+)  # fmt: skip
+def test_bad_monitoring_settings_name_the_key(monitoring: dict[str, Any], fragment: str) -> None:
+    from ack_alluxio_training.settings import SettingsError, settings_from_config
+
+    document = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    config = config_from_mapping("dev", {**document["config"], "ack-alluxio-training:monitoring": monitoring})
+    with pytest.raises(SettingsError, match=re.escape(fragment)):
+        settings_from_config(config.values, config.secret_keys)
+
+
+def test_good_monitoring_labels_are_accepted() -> None:
+    from ack_alluxio_training.settings import MonitoringSettings
+
+    labels = {"release": "kube-prometheus-stack", "example.com/team": "ml", "empty": ""}
+    assert MonitoringSettings(labels=labels).labels == labels

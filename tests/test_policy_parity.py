@@ -8,7 +8,9 @@ severity, message) must be identical. This is what licenses the fast path (offli
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,12 +21,13 @@ from ack_alluxio_training.offline.policy_runner import (
     Violation,
     environment_config_path,
     evaluate,
+    load_export,
     load_policy_config,
     resources_from_export,
 )
 from ack_alluxio_training.offline.policy_runner.served import ServedPack
 from ack_alluxio_training.offline.stack_config import load_stack_config
-from tests.fixtures.policies.examples import case_resources, cases
+from tests.fixtures.policies.examples import FIXTURES, case_resources, cases
 
 Key = tuple[str, str, str, str, str]
 
@@ -70,10 +73,25 @@ def test_cases_three_ways(served: ServedPack, case: dict[str, Any]) -> None:
         assert found, "a disallowed case drew no violation at all"
 
 
+@pytest.mark.parametrize("config", CONFIGS, ids=["defaults", "all-mandatory", "all-remediate"])
+@pytest.mark.parametrize("base", BASES)
+def test_fixture_files_read_as_check_export_reads_them(
+    served: ServedPack, base: str, config: dict[str, Any] | None,
+) -> None:
+    """Read from the file, unmarked resources reach the rules as decoded (no re-encoding)."""
+    loaded = load_export(FIXTURES / base)
+    assert any(r.plain for r in loaded)
+    assert _keys(evaluate(loaded, config).violations) == _keys(served.evaluate(case_resources({"base": base}), config))
+
+
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
-def test_stack_plans_three_ways(served: ServedPack, environment: str) -> None:
-    items = resources_from_export(stack_export(run_program(load_stack_config(environment))))
-    _three_ways(served, items, load_policy_config(environment_config_path(environment)))
+def test_stack_plans_three_ways(served: ServedPack, environment: str, tmp_path: Path) -> None:
+    document = stack_export(run_program(load_stack_config(environment)))
+    config = load_policy_config(environment_config_path(environment))
+    verdict = _three_ways(served, resources_from_export(document), config)
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(document))
+    assert _keys(evaluate(load_export(path), config).violations) == verdict
 
 
 def test_unknown_values_and_secrets_three_ways(served: ServedPack) -> None:

@@ -190,7 +190,7 @@ def policy_configs(request: analyzer_pb2.ConfigureAnalyzerRequest) -> dict[str, 
 
 
 def _run(result: Any) -> None:
-    if isawaitable(result):
+    if result is not None and isawaitable(result):
         loop = asyncio.new_event_loop()
         try:
             loop.run_until_complete(result)
@@ -223,12 +223,15 @@ class DirectAnalysis:
         config = self._configs.get(name)
         return dict(config) if config else None
 
-    def view(self, properties: Mapping[str, Any], plain: bool) -> Mapping[str, Any]:
-        """The view of a properties object, built once per object for the whole evaluation."""
+    def view(self, properties: Mapping[str, Any], plain: bool, keep: bool = False) -> Mapping[str, Any]:
+        """The view of a properties object; ``keep``: remember it for the stack step (which then
+        reads it, and the rule views built from it, again instead of building them anew)."""
         key = id(properties)
         view = self._views.get(key)
         if view is None:
-            view = self._views[key] = analyzer_view(properties, plain)
+            view = analyzer_view(properties, plain)
+            if keep:
+                self._views[key] = view
         return view
 
     def _provider(self, resource: EngineResource) -> PolicyProviderResource | None:
@@ -265,10 +268,17 @@ class DirectAnalysis:
             pass
 
     def analyze(
-        self, resource: EngineResource, policies: Sequence[ResourceGuardrail], remediated: struct_pb2.Struct | None,
+        self,
+        resource: EngineResource,
+        policies: Sequence[ResourceGuardrail],
+        remediated: struct_pb2.Struct | None,
+        stack_reads: bool = False,
     ) -> list[Violation]:
-        """``Analyze`` of one resource by the given (enabled, resource) policies."""
-        props = view_from_struct(remediated) if remediated is not None else self.view(resource.inputs, resource.plain)
+        """``Analyze`` of one resource by the given (enabled, resource) policies; ``stack_reads``: a
+        stack policy reads it too."""
+        keep = stack_reads and resource.stack_properties is resource.inputs
+        props = (view_from_struct(remediated) if remediated is not None
+                 else self.view(resource.inputs, resource.plain, keep))
         options = _options(resource)
         provider = self._provider(resource)
         found: list[Violation] = []

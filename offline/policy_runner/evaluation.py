@@ -176,12 +176,12 @@ class PolicyRunner:
                 continue
             checked += 1
             route = self._route(resource.type)
+            readers = self._readers(resource.type)
             if route is not None:
                 policies, remediates = route
                 if remediates:
                     self._remediate(resource, policies, requests, remediations, remediated)
-                violations += analysis.analyze(resource, policies, remediated.get(resource.urn))
-            readers = self._readers(resource.type)
+                violations += analysis.analyze(resource, policies, remediated.get(resource.urn), bool(readers))
             if readers:
                 for reader in readers:
                     positions[reader].append(len(stack_resources))

@@ -10,8 +10,10 @@ then hand their properties to the rules as they are, with no re-encoding.
 
 from __future__ import annotations
 
+import bisect
 import gc
 import json
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from typing import Any, Final
 
 from pulumi.runtime.proto import analyzer_pb2
 
-from ack_alluxio_training.offline.policy_runner.engine_values import DOUBLES_JSON, holds_marker
+from ack_alluxio_training.offline.policy_runner.engine_values import DOUBLES_JSON, SIGNATURE_KEY, UNKNOWN_SENTINELS
 
 STACK_TYPE: Final = "pulumi:pulumi:Stack"
 PROVIDER_PREFIX: Final = "pulumi:providers:"
@@ -32,13 +34,21 @@ class ExportError(ValueError):
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for the block (restored as it was)."""
+    """The cyclic garbage collector off for the block (restored as it was).
+
+    What the block allocated is then moved to the oldest generation without a traversal
+    (``gc.freeze`` then ``gc.unfreeze``): otherwise the first allocation after re-enabling starts
+    a young collection over every one of those objects, a second or so after a big export. They
+    are examined at the next full collection, like any long-lived object.
+    """
     collecting = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if collecting:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 
@@ -176,16 +186,128 @@ def load_export(path: str | Path) -> list[EngineResource]:
         text = Path(path).read_text()
     except OSError as error:
         raise ExportError(f"{path}: cannot read ({error.strerror or error})") from error
+    try:
+        document, resources = decode_export(text)
+    except json.JSONDecodeError as error:
+        raise ExportError(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from error
+    if not isinstance(document, (dict, list)):
+        raise ExportError(f"{path}: not a stack export")
+    return resources
+
+
+def decode_export(text: str) -> tuple[Any, list[EngineResource]]:
+    """An export's JSON text decoded, and its resources, each flagged ``plain`` when its own text
+    holds no engine marker; outputs equal to inputs share their objects.
+
+    Raises ``json.JSONDecodeError`` for text that is not JSON and :class:`ExportError` for resources
+    that are not export-shaped; JSON that is neither an object nor an array gives no resources.
+    """
     with collector_paused():
-        try:
+        markers = marker_positions(text)
+        split = _split_resources(text) if markers else None
+        if split is not None:
+            document, items = split
+            resources = [
+                EngineResource.from_export(item, plain=not _any_between(markers, start, end))
+                for item, start, end in items
+                if not (isinstance(item, Mapping) and item.get("delete"))
+            ]
+        else:
             document = DOUBLES_JSON.decode(text)
-        except json.JSONDecodeError as error:
-            raise ExportError(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from error
-        if not isinstance(document, (dict, list)):
-            raise ExportError(f"{path}: not a stack export")
-        plain = not holds_marker(text)
-        del text
-        return resources_from_export(document, plain=plain)
+            if not isinstance(document, (dict, list)):
+                return document, []
+            resources = resources_from_export(document, plain=not markers)
+        return document, _sharing_equal_values(resources)
+
+
+#: A JSON string that is a UUID: what an unknown-value sentinel looks like in the text (one regex
+#: pass is cheaper than a search per sentinel).
+_QUOTED_UUID: Final = re.compile(r'"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"')
+_SENTINELS: Final = frozenset(f'"{sentinel}"' for sentinel in UNKNOWN_SENTINELS)
+
+
+def marker_positions(text: str) -> list[int]:
+    """Where the text holds an engine marker: a signature key, or a string equal to an unknown
+    sentinel (pulumi-policy compares whole values); sorted offsets."""
+    found: list[int] = []
+    at = text.find(SIGNATURE_KEY)
+    while at != -1:
+        found.append(at)
+        at = text.find(SIGNATURE_KEY, at + 1)
+    found += [match.start() for match in _QUOTED_UUID.finditer(text) if match.group() in _SENTINELS]
+    return sorted(found)
+
+
+def _any_between(positions: list[int], start: int, end: int) -> bool:
+    index = bisect.bisect_left(positions, start)
+    return index < len(positions) and positions[index] < end
+
+
+_SPACE: Final = re.compile(r"[ \t\n\r]*")
+#: Stands in for the resources array while the rest of the document is decoded.
+_PLACEHOLDER: Final = "resources-decoded-one-by-one-1f0c6a52"
+
+
+def _split_resources(text: str) -> tuple[Any, list[tuple[Any, int, int]]] | None:
+    """The document and its ``deployment.resources`` decoded one by one, each with its text span.
+
+    The array is the one after the first ``"resources"`` key (the deployment's, in what ``pulumi
+    stack export`` writes); that it is ``deployment.resources`` is checked by decoding the rest of
+    the document with a placeholder in its place. None when the text is laid out otherwise.
+    """
+    def space(text: str, at: int) -> int:
+        match = _SPACE.match(text, at)  # the pattern matches the empty string too
+        return match.end() if match else at
+
+    key = text.find('"resources"')
+    if key < 0:
+        return None
+    at = space(text, key + len('"resources"'))
+    if text[at:at + 1] != ":":
+        return None
+    start = space(text, at + 1)
+    if text[start:start + 1] != "[":
+        return None
+    items: list[tuple[Any, int, int]] = []
+    decode = DOUBLES_JSON.raw_decode
+    at = space(text, start + 1)
+    if text[at:at + 1] != "]":
+        while True:
+            item, end = decode(text, at)
+            items.append((item, at, end))
+            at = space(text, end)
+            if text[at:at + 1] == ",":
+                at = space(text, at + 1)
+                continue
+            if text[at:at + 1] != "]":
+                return None
+            break
+    document = DOUBLES_JSON.decode(f'{text[:start]}"{_PLACEHOLDER}"{text[at + 1:]}')
+    deployment = document.get("deployment") if isinstance(document, dict) else None
+    if not isinstance(deployment, dict) or deployment.get("resources") != _PLACEHOLDER:
+        return None
+    deployment["resources"] = [item for item, _, _ in items]
+    return document, items
+
+
+def _sharing_equal_values(resources: list[EngineResource]) -> list[EngineResource]:
+    """Outputs that repeat an input (most do: the engine echoes inputs) share the input's object.
+
+    Halves the memory of a big export; nothing writes to decoded properties, and equal values are
+    interchangeable for every reader.
+    """
+    for resource in resources:
+        inputs, outputs = resource.inputs, resource.outputs
+        if not (inputs and outputs and isinstance(outputs, dict)):
+            continue
+        for key, value in outputs.items():
+            same = inputs.get(key, _ABSENT)
+            if same is not _ABSENT and same is not value and same == value:
+                outputs[key] = same
+    return resources
+
+
+_ABSENT: Final = object()
 
 
 def resources_from_plan(plan: Any) -> list[EngineResource]:

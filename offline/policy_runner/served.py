@@ -50,6 +50,8 @@ class ServedPack:
         self._channel: Any = None
         self._stub: Any = None
         self._configured = b""
+        #: Seconds spent waiting for the pack's answers (the calls alone, not building requests).
+        self.seconds_in_calls = 0.0
 
     def __enter__(self) -> ServedPack:
         self._process = subprocess.Popen(
@@ -99,12 +101,16 @@ class ServedPack:
         return self._stub
 
     def _call(self, method: str, request: Any) -> Any:
-        if self._memo is None:
-            return getattr(self.stub, method)(request, timeout=600)
-        key = (method, self._configured, request.SerializeToString(deterministic=True))
-        if key not in self._memo:
-            self._memo[key] = getattr(self.stub, method)(request, timeout=600)
-        return self._memo[key]
+        memo = self._memo
+        key = (method, self._configured, request.SerializeToString(deterministic=True)) if memo is not None else None
+        if memo is not None and key in memo:
+            return memo[key]
+        started = time.perf_counter()
+        response = getattr(self.stub, method)(request, timeout=3600)
+        self.seconds_in_calls += time.perf_counter() - started
+        if memo is not None and key is not None:
+            memo[key] = response
+        return response
 
     def configure(self, runner: PolicyRunner) -> None:
         """Send the runner's resolved config, as the CLI sends ``--policy-pack-config``."""

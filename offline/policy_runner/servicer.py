@@ -89,7 +89,11 @@ class ServicerAnalysis:
         self._from_diagnostic = from_diagnostic
 
     def analyze(
-        self, resource: EngineResource, policies: Sequence[ResourceGuardrail], remediated: struct_pb2.Struct | None,
+        self,
+        resource: EngineResource,
+        policies: Sequence[ResourceGuardrail],
+        remediated: struct_pb2.Struct | None,
+        stack_reads: bool = False,
     ) -> list[Violation]:
         response = self._servicer_for(policies).Analyze(  # type: ignore[no-untyped-call]
             self._requests.analyze(resource, remediated), None,
