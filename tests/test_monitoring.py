@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
+import promql_parser
 import pytest
 import yaml
 from hypothesis import given
@@ -232,12 +233,8 @@ def test_dashboard_has_a_panel_for_each_figure() -> None:
 
 # --- every metric in every query is a real one ------------------------------------------------------
 
-PROMQL_WORDS = {
-    "sum", "max", "min", "avg", "by", "on", "and", "or", "rate", "increase", "clamp_min", "without", "ignoring",
-    "namespace", "instance", "pod", "endpoint", "container", "quantile", "Hostname", "training_job",
-}  # fmt: skip
-PER_HOST = re.compile(r'__name__=~"([A-Za-z_:][A-Za-z0-9_:]*)_\.\+(_[a-z]+)?"')
-IDENTIFIER = re.compile(r"(?<![\w\"$.{])([A-Za-z_:][A-Za-z0-9_:]*)(?=\s*[{\[)]|\s*$|\s+[<>/+*-]|\s*\))")
+#: A per-host name as the queries match it: ``<base>_.+`` plus the exporter's suffix, if any.
+PER_HOST = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)_\.\+(_[a-z]+)?")
 
 
 def every_query() -> list[str]:
@@ -251,13 +248,36 @@ def every_query() -> list[str]:
     return exprs
 
 
+def _selectors(node: Any) -> list[promql_parser.VectorSelector]:
+    """Every vector selector of a parsed expression (a real PromQL parser, not a regex)."""
+    if isinstance(node, promql_parser.VectorSelector):
+        return [node]
+    children: list[Any] = []
+    for attribute in ("lhs", "rhs", "expr", "vector_selector"):
+        child = getattr(node, attribute, None)
+        if child is not None:
+            children.append(child)
+    children += list(getattr(node, "args", None) or [])
+    return [selector for child in children for selector in _selectors(child)]
+
+
 def metric_names(expr: str) -> tuple[set[str], set[tuple[str, str]]]:
-    """Plain metric names, and per-host (base, suffix) regexes, used by one expression."""
-    per_host = {(base, suffix or "") for base, suffix in PER_HOST.findall(expr)}
-    without_strings = re.sub(r'"[^"]*"', '""', expr)
-    without_ranges = re.sub(r"\[[^\]]*\]", "", without_strings)
-    names = {n for n in re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", without_ranges) if n not in PROMQL_WORDS}
-    return names - {"__name__"}, per_host
+    """Plain metric names, and per-host (base, suffix) regexes, of one expression (which must parse)."""
+    names: set[str] = set()
+    per_host: set[tuple[str, str]] = set()
+    for selector in _selectors(promql_parser.parse(expr)):
+        if selector.name:
+            names.add(selector.name)
+        for matcher in selector.matchers.matchers:
+            if matcher.name != "__name__":
+                continue
+            if matcher.op == promql_parser.MatchOp.Equal:
+                names.add(matcher.value)
+                continue
+            match = PER_HOST.fullmatch(matcher.value)
+            assert match and matcher.op == promql_parser.MatchOp.Re, f"unexpected name matcher in {expr}"
+            per_host.add((match.group(1), match.group(2) or ""))
+    return names, per_host
 
 
 def test_the_name_extractor_finds_plain_and_per_host_names() -> None:
@@ -265,6 +285,14 @@ def test_the_name_extractor_finds_plain_and_per_host_names() -> None:
                                    'max by (instance) ({__name__=~"Client_Fuse_TotalCalls_.+_count", pod="x"})')
     assert names == {"Cluster_BytesReadLocal"}
     assert per_host == {("Client_Fuse_TotalCalls", "_count")}
+    assert metric_names('sum by (pod) (increase(x_total{a="b"}[15m])) > 0 and on() vector(1)') == ({"x_total"}, set())
+
+
+def test_every_query_is_valid_promql() -> None:
+    for expr in every_query():
+        promql_parser.parse(expr)  # raises on a syntax error
+    with pytest.raises(ValueError):
+        promql_parser.parse("sum(rate(x[5m])")
 
 
 def alluxio_prometheus_names(table: dict[str, str]) -> tuple[set[str], set[tuple[str, str]]]:
