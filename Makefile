@@ -10,7 +10,7 @@ POLICY_CONFIG ?=
 CHART ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: setup plan plan-all test lint typecheck check-export bench clean config-reference schema
+.PHONY: setup plan plan-all test lint typecheck check-export bench clean config-reference schema policy-bundle components-reference
 
 setup: $(STAMP)
 
@@ -72,3 +72,12 @@ config-reference: $(STAMP)
 ## inputs or outputs (tests/test_component_package.py compares it).
 schema: $(STAMP)
 	$(PY) -m ack_alluxio_training.component_package --write tests/snapshots/schema.json
+
+## A self-contained copy of the policy pack for `pulumi policy publish build/policy-pack`
+## (docs/ci/README.md: publishing).
+policy-bundle: $(STAMP)
+	$(PY) -m ack_alluxio_training.offline.policy_bundle build/policy-pack
+
+## Regenerate docs/components.md (every component's inputs and outputs) from the schema.
+components-reference: $(STAMP)
+	$(PY) -m ack_alluxio_training.offline.components_reference --write docs/components.md

@@ -94,7 +94,7 @@ class Journal(TypedDict):
 
 
 #: Resources of the one-shot Jobs (mount, warm-up): an Alluxio CLI JVM and nothing else (row 12).
-CLI_JOB_RESOURCES: Final = ContainerResources(cpu="500m", memory="1Gi")
+CLI_JOB_RESOURCES: Final = ContainerResources(cpu="1", memory="1Gi")  # whole cores (row 12)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,6 +211,18 @@ def jvm_options(resources: ContainerResources, reserved_bytes: int = 0) -> list[
     return tuning.jvm_cpu_options(resources["cpu"]) + tuning.jvm_memory_options(resources["memory"], reserved_bytes)
 
 
+def dataset_metadata(datasets: Sequence[DatasetProfile]) -> list[tuning.DatasetMetadata]:
+    """Row 7's view of the datasets behind one mount (they share one client metadata cache)."""
+    default_interval = DatasetSettings.model_fields["change_interval"].default
+    return [
+        tuning.DatasetMetadata(
+            str(d["name"]), int(d["file_count"]),
+            float(duration_seconds(d.get("change_interval", default_interval))),
+        )
+        for d in datasets
+    ]
+
+
 def client_properties_for(
     datasets: Sequence[DatasetProfile], client: AlluxioClientSettings, overrides: Mapping[str, str] | None = None
 ) -> dict[str, str]:
@@ -219,12 +231,8 @@ def client_properties_for(
     ``overrides`` are set after the derived properties (a consumer's escape hatch; the policy pack
     still checks the result).
     """
-    default_interval = DatasetSettings.model_fields["change_interval"].default
     properties = tuning.tuned_client_properties(
-        file_count=sum(int(d["file_count"]) for d in datasets),
-        change_interval_seconds=[
-            float(duration_seconds(d.get("change_interval", default_interval))) for d in datasets
-        ],
+        datasets=dataset_metadata(datasets),
         worker_list_refresh_seconds=float(duration_seconds(client.worker_list_refresh_interval)),
         avoid_eviction_reserved=client.avoid_eviction_reserved,
         metadata_cache_headroom=client.metadata_cache_headroom,

@@ -44,3 +44,10 @@ DEFAULT_FUSE_MOUNT_POINT: Final = "/mnt/alluxio-fuse"
 #: policy treats a stack holding a resource tagged ``prod`` (this tag, or a plain ``environment`` /
 #: ``env`` tag) as production, so a foreign stack can declare it the same way.
 ENVIRONMENT_TAG: Final = "ack-alluxio-training/environment"
+
+#: The stack config namespace of this project (``ack-alluxio-training:<key>``).
+CONFIG_NAMESPACE: Final = "ack-alluxio-training"
+
+#: Prefix of our components' type tokens. A resource whose URN type chain (``Parent$Type``) shows one
+#: was made by our components from stack keys, so a policy finding on it names the key to set.
+COMPONENT_TYPE_PREFIX: Final = f"{CONFIG_NAMESPACE}:index:"

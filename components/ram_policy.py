@@ -1,6 +1,6 @@
 """Least-privilege RAM policy for the key Alluxio uses to read (or write) one dataset in OSS.
 
-Alluxio 2.9's OSS under-storage has no RRSA support (DESIGN.md), so it holds an AccessKey pair;
+Alluxio 2.9's OSS under-storage has no RRSA support (docs/alluxio-credentials.md), so it holds an AccessKey pair;
 that key may do only what the UFS calls need, on one bucket and one prefix:
 
 * listing (``ListObjects``, restricted to the prefix with the ``oss:Prefix`` condition),

@@ -1,7 +1,7 @@
 """Validated stack settings: the one place that reads and checks ``ack-alluxio-training:*`` config.
 
 Stack YAML -> these pydantic models -> pure tuning functions -> components. Defaults are the tuned
-values of the study (DESIGN.md's tuning table), so an empty section means "as the study did it".
+values of the study (the tuning table in docs/tuning.md), so an empty section means "as the study did it".
 Invalid config raises :class:`SettingsError` before any resource is registered; its message names
 the config key path, the bad value (never a secret's) and what is allowed. Every number is bounded
 to what the cloud accepts, every pattern is ASCII and matched whole (``fullmatch``: ``$`` would

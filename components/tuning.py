@@ -2,18 +2,18 @@
 
 Every tuning value and every derivation lives here, once. The components call these functions to
 build Helm values; the policy pack calls the same functions to decide what a deployed value should
-be (and to remediate). Row numbers refer to the tuning table in DESIGN.md. Nothing here touches
+be (and to remediate). Row numbers refer to the tuning table in docs/tuning.md. Nothing here touches
 Pulumi: inputs are plain numbers and strings, quantities are parsed by ``ack_alluxio_training.quantities``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Final, NamedTuple
 
 from ack_alluxio_training.durations import format_duration
-from ack_alluxio_training.quantities import memory_bytes, whole_cpus_rounded_up
+from ack_alluxio_training.quantities import QuantityError, cpu_cores, memory_bytes, whole_cpus_rounded_up
 
 # Row 4: reads from the UFS go to the local worker but never evict cached blocks to make room.
 AVOID_EVICTION_POLICY_CLASS: Final = "alluxio.client.block.policy.LocalFirstAvoidEvictionPolicy"
@@ -253,16 +253,53 @@ def fuse_jvm_memory_options(memory_limit: str | int, metadata_cache_entries: int
     return [f"-Xms{heap // _MIB}m", f"-Xmx{heap // _MIB}m", f"-XX:MaxDirectMemorySize={direct // _MIB}m"]
 
 
-def metadata_cache_expiration_seconds(change_interval_seconds: Iterable[float]) -> int:
-    """Row 7: how long the client caches metadata: the longest change interval of the datasets.
+class DatasetMetadata(NamedTuple):
+    """What row 7 needs to know about one dataset behind the mount."""
 
-    One client cache serves every dataset behind the mount, and row 7 asks the expiration to be at
-    least each dataset's change interval, so the longest interval decides.
+    name: str
+    file_count: int
+    change_interval_seconds: float
+
+
+class MetadataCache(NamedTuple):
+    """Row 7 for the datasets behind one mount: one client cache serves them all."""
+
+    #: Entries: every file of every dataset, with headroom.
+    max_size: int
+    #: Seconds an entry lives: the shortest change interval, so no dataset is served stale longer.
+    expiration_seconds: int
+    #: The dataset whose change interval decides the expiration.
+    shortest_interval_dataset: str
+    #: FUSE heap a full cache occupies (the FUSE heap check sizes against this same max_size).
+    heap_bytes: int
+
+
+def metadata_cache_expiration_seconds(change_interval_seconds: Iterable[float]) -> int:
+    """Row 7: how long the client caches metadata: the shortest change interval of the datasets.
+
+    One client cache serves every dataset behind the mount, and a cached listing must expire once
+    the data it describes may have changed: with a dataset that changes daily beside one that
+    changes weekly, a 7d expiration would hide a day-old change of the first for up to a week.
+    The shortest interval is the only value that keeps every dataset fresh.
     """
     intervals = [float(seconds) for seconds in change_interval_seconds]
     if not intervals or min(intervals) <= 0:
         raise ValueError("at least one positive change interval is needed")
-    return math.ceil(max(intervals))
+    return max(1, math.floor(min(intervals)))
+
+
+def metadata_cache(datasets: Sequence[DatasetMetadata], headroom: float = 1.1) -> MetadataCache:
+    """Row 7 for the datasets behind one mount: size on the sum of their files, expire on the shortest interval."""
+    if not datasets:
+        raise ValueError("at least one dataset is needed to size the metadata cache")
+    max_size = metadata_cache_max_size(sum(d.file_count for d in datasets), headroom)
+    shortest = min(datasets, key=lambda d: (d.change_interval_seconds, d.name))
+    return MetadataCache(
+        max_size=max_size,
+        expiration_seconds=metadata_cache_expiration_seconds(d.change_interval_seconds for d in datasets),
+        shortest_interval_dataset=shortest.name,
+        heap_bytes=metadata_cache_heap_bytes(max_size),
+    )
 
 
 def avoid_eviction_reserved_bytes(reserved: str | int) -> int:
@@ -275,18 +312,17 @@ def avoid_eviction_reserved_bytes(reserved: str | int) -> int:
 
 def tuned_client_properties(
     *,
-    file_count: int,
-    change_interval_seconds: Iterable[float],
+    datasets: Sequence[DatasetMetadata],
     worker_list_refresh_seconds: float,
     avoid_eviction_reserved: str | int,
     metadata_cache_headroom: float = 1.1,
 ) -> dict[str, str]:
     """Rows 4-9: the Alluxio client properties of the study, as the strings Alluxio reads.
 
-    ``file_count`` is the number of files behind the mount (all datasets), ``change_interval_seconds``
-    each dataset's change interval. The policy pack uses this for remediation, so it takes plain
-    values only.
+    ``datasets`` are every dataset behind the mount; they share one client metadata cache
+    (:func:`metadata_cache`). The policy pack uses this for remediation, so it takes plain values only.
     """
+    cache = metadata_cache(datasets, metadata_cache_headroom)
     if worker_list_refresh_seconds <= ALLUXIO_DEFAULT_WORKER_LIST_REFRESH_SECONDS:
         raise ValueError(
             f"a worker-list refresh of {worker_list_refresh_seconds}s is not above Alluxio's 2min default (row 8)"
@@ -300,13 +336,35 @@ def tuned_client_properties(
         KEY_READ_TYPE: READ_TYPE_CACHE,
         # Row 7: metadata served from the client, sized to the data.
         KEY_METADATA_CACHE_ENABLED: "true",
-        KEY_METADATA_CACHE_MAX_SIZE: str(metadata_cache_max_size(file_count, metadata_cache_headroom)),
-        KEY_METADATA_CACHE_EXPIRATION: format_duration(metadata_cache_expiration_seconds(change_interval_seconds)),
+        KEY_METADATA_CACHE_MAX_SIZE: str(cache.max_size),
+        KEY_METADATA_CACHE_EXPIRATION: format_duration(cache.expiration_seconds),
         # Row 8: fewer worker-list RPCs to the master from every client.
         KEY_WORKER_LIST_REFRESH: format_duration(math.ceil(worker_list_refresh_seconds)),
         # Row 9: reads do not write access times back to the master (needs row 7's cache on).
         KEY_ACCESS_TIME_UPDATES_DISABLED: "true",
     }
+
+
+def cpu_guarantee_problem(request: str | None, limit: str | None, whole_cores: bool = True) -> str | None:
+    """Row 12: why a container's cpu request and limit do not give it dedicated cores, or None.
+
+    A container without a request runs with cpu.shares=2 and loses every contention; one whose
+    request differs from its limit is Burstable and never gets exclusive cores; a node pool with
+    the static CPU manager (ours) pins only whole cores.
+    """
+    if request is None or limit is None:
+        missing = " and ".join(kind for kind, value in (("request", request), ("limit", limit)) if value is None)
+        return f"the {missing} is unset; without a cpu request the container runs with cpu_shares=2 under contention"
+    try:
+        requested, limited = cpu_cores(request), cpu_cores(limit)
+    except QuantityError:
+        return "not both cpu quantities"
+    if requested != limited:
+        return ("the request differs from the limit, so the pod is Burstable: the static CPU manager gives exclusive "
+                "cores only to Guaranteed pods whose cpu requests equal their limits")
+    if whole_cores and requested != requested.to_integral_value():
+        return "not a whole number of cores; the static CPU manager pins only whole cores"
+    return None
 
 
 def cache_capacity_bytes(quota_per_node_bytes: int, cache_nodes: int) -> int:

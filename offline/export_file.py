@@ -8,6 +8,7 @@ refusal says what was found and what was expected, so the caller can fix the pip
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -88,14 +89,41 @@ def _deploys_something(resources: list[EngineResource]) -> bool:
     return any(r.type != STACK_TYPE and not r.type.startswith(PROVIDER_TYPE_PREFIX) for r in resources)
 
 
+SECRET_SIGNATURE: Final = "4dabf18193072939515e22adb298388d"
+
+
+def outputs_filled_from_inputs(outputs: Any, inputs: Any) -> Any:
+    """``outputs`` with what only ``inputs`` hold added, key by key (outputs win where both have a value).
+
+    Stack rules read a resource's state (its outputs), but providers do not echo every input: a
+    Helm release's state can lack nested values, a component's state holds none. What the stack
+    asked for is then the best knowledge of what it runs. Secrets and lists are taken whole.
+    """
+    if not isinstance(outputs, Mapping) or not isinstance(inputs, Mapping):
+        return inputs if outputs is None else outputs
+    if SECRET_SIGNATURE in outputs or SECRET_SIGNATURE in inputs:
+        return outputs
+    filled = dict(outputs)
+    for key, wanted in inputs.items():
+        filled[key] = outputs_filled_from_inputs(outputs.get(key), wanted) if key in outputs else wanted
+    return filled
+
+
+def _with_filled_outputs(resource: EngineResource) -> EngineResource:
+    if not resource.outputs:
+        return resource  # the runner then reads the inputs themselves
+    return dataclasses.replace(resource, outputs=outputs_filled_from_inputs(resource.outputs, resource.inputs))
+
+
 def resources_of(
     document: Any, path: str | Path = "export", resources: list[EngineResource] | None = None,
 ) -> list[EngineResource]:
     """The checkable resources of a stack export document (``resources``: already read from it);
-    refuses one that deploys nothing."""
+    refuses one that deploys nothing. A resource's state is filled from its inputs where it lacks a value."""
     items = deployment_resources(document, path)
     if resources is None:
         resources = resources_from_export(document)
+    resources = [_with_filled_outputs(r) for r in resources]
     if not _deploys_something(resources):
         kinds = sorted({r.type for r in resources}) or ["nothing"]
         raise ExportError(

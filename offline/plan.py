@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
 
+from ack_alluxio_training.alluxio_values import dataset_metadata, dataset_profiles
 from ack_alluxio_training.offline import chart_render
 from ack_alluxio_training.offline.cli_errors import (
     EXIT_BAD_INPUT,
@@ -33,7 +35,7 @@ from ack_alluxio_training.offline.cli_errors import (
 from ack_alluxio_training.offline.export import stack_export, write_plan_files
 from ack_alluxio_training.offline.mock_engine import PlanResult, run_program
 from ack_alluxio_training.offline.monitoring_plan import monitoring_summary, write_dashboards
-from ack_alluxio_training.offline.plan_tree import render_tree
+from ack_alluxio_training.offline.plan_tree import metadata_cache_note, render_tree
 from ack_alluxio_training.offline.policy_runner import (
     PolicyConfigError,
     PolicyReport,
@@ -109,9 +111,12 @@ def plan_files(result: PlanResult, out_dir: Path) -> list[Path]:
     return write_plan_files(result, out_dir) + write_dashboards(result, out_dir)
 
 
-def _report(result: PlanResult, written: list[Path], out_dir: Path, chart: Path | None) -> None:
-    """Print the plan tree, the monitoring summary and what was written (the same for every program)."""
+def _report(result: PlanResult, written: list[Path], out_dir: Path, chart: Path | None,
+            notes: Sequence[str] = ()) -> None:
+    """Print the plan tree, notes on derived values, the monitoring summary and what was written."""
     print(render_tree(result, f"{result.project}-{result.stack}"))
+    for note in notes:
+        print("\n" + note)
     print("\n" + "\n".join(monitoring_summary(result, out_dir)))
     written += _write_rendered(result, out_dir, chart)
     # No timing here: the printed plan is compared run to run (speed is measured by `make bench`).
@@ -135,7 +140,10 @@ def run_plan(config: StackConfig, out_dir: Path, *, policy: bool = True, chart: 
     :func:`main` to report; nothing is written before the settings are valid.
     """
     result = plan_stack(config)
-    _report(result, plan_files(result, out_dir), out_dir, chart)
+    settings = settings_from_config(config.values, config.secret_keys, project_root=PROJECT_ROOT)
+    datasets = dataset_metadata(dataset_profiles(settings))
+    note = metadata_cache_note(datasets, settings.alluxio.client.metadata_cache_headroom)
+    _report(result, plan_files(result, out_dir), out_dir, chart, [note])
     if not policy:
         return EXIT_OK
     return _verdict(evaluate_export(stack_export(result), policy_config_path(config)))

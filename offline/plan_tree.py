@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ack_alluxio_training import tuning
 from ack_alluxio_training.conventions import GPUS_PER_NODE_TAG
+from ack_alluxio_training.durations import format_duration
 from ack_alluxio_training.offline.mock_engine import PlanResult, RecordedResource, unwrap_secrets
 from ack_alluxio_training.quantities import QuantityError, gibibytes
 
@@ -46,6 +48,11 @@ def _release(i: dict[str, Any]) -> str:
         details.append(f"mount {fuse.get('mountPoint')} -o {fuse.get('mountOptions')}")
         if threads:
             details.append(f"MAX_IDLE_THREADS={threads}")
+        properties = fuse.get("properties") or values.get("properties") or {}
+        entries = properties.get(tuning.KEY_METADATA_CACHE_MAX_SIZE)
+        if entries:
+            expiration = properties.get(tuning.KEY_METADATA_CACHE_EXPIRATION)
+            details.append(f"metadata cache {entries} entries, expires {expiration}")
     return _join(*details)
 
 
@@ -131,3 +138,15 @@ def render_tree(result: PlanResult, stack_name: str) -> str:
     walk(roots, "")
     lines.append(f"\nResources: {len(result.resources) + 1} to create")
     return "\n".join(lines)
+
+
+def metadata_cache_note(datasets: list[tuning.DatasetMetadata], headroom: float) -> str:
+    """Row 7 in words: how the one client metadata cache is sized and why it expires when it does."""
+    cache = tuning.metadata_cache(datasets, headroom)
+    files = " + ".join(f"{d.file_count} ({d.name})" for d in datasets)
+    heap = f"{cache.heap_bytes / 2**20:,.0f} MiB"
+    intervals = ", ".join(f"{d.name} {format_duration(int(d.change_interval_seconds))}" for d in datasets)
+    why = (f"the shortest change interval ({intervals}), so no dataset is served stale metadata longer than its own"
+           if len(datasets) > 1 else f"the change interval of {datasets[0].name}")
+    return (f"Client metadata cache (row 7): {cache.max_size} entries for {files} files x {headroom:g} headroom "
+            f"(about {heap} of FUSE heap); expires after {format_duration(cache.expiration_seconds)}, {why}.")

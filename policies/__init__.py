@@ -1,4 +1,4 @@
-"""The ack-alluxio-training CrossGuard policy pack: every tuning row of DESIGN.md as a guardrail.
+"""The ack-alluxio-training CrossGuard policy pack: every tuning row of docs/tuning.md as a guardrail.
 
 The rule modules (``node_pool``, ``storage``, ``alluxio``, ``fuse``, ``training``, ``stack``) are
 importable from the repository root, so the offline runner (``offline/policy_runner/``) and the

@@ -38,8 +38,9 @@ from ack_alluxio_training.policies.alluxio_deployments import (
     alluxio_size_bytes,
     could_be_alluxio,
 )
-from ack_alluxio_training.policies.guardrails import Guardrail, ResourceGuardrail
-from ack_alluxio_training.policies.inputs import as_flag, as_int, as_mapping, as_text
+from ack_alluxio_training.policies.chart_defaults import described
+from ack_alluxio_training.policies.guardrails import WHOLE_CORES_CONFIG, Guardrail, ResourceGuardrail
+from ack_alluxio_training.policies.inputs import as_flag, as_int, as_text, show
 from ack_alluxio_training.quantities import QuantityError, memory_bytes
 
 SECRET_SIGNATURE_KEY: Final = "4dabf18193072939515e22adb298388d"
@@ -159,11 +160,25 @@ def client_checks(
         if deployment is None:
             return
         config = args.get_config()
+        # One finding per problem, naming every client process that starts with it: a site-wide
+        # property read by FUSE and the job workers alike is one mistake, not two.
+        readers: dict[str, list[str]] = {}
         for component in deployment.client_components:
             for problem in check(deployment, component, config):
-                report(f"{where(deployment, component)}: {problem}", None)
+                readers.setdefault(problem, []).append(CLIENT_ROLES.get(component.name, component.name))
+        for problem, roles in readers.items():
+            report(f"{where(deployment)} ({' and '.join(roles)}): {problem}", None)
 
     return validate
+
+
+#: How a finding names the client process it is about (rows 4-9).
+CLIENT_ROLES: Final = {FUSE: "the FUSE client", "jobWorker": "the job workers, which load the cache as clients"}
+#: Where rows 4-9 must be set, for remediation texts.
+CLIENT_RELEASES: Final = (
+    "in the properties of every Alluxio release that runs a client (the FUSE release; the master/worker release for "
+    "its job workers; Fluid: spec.properties)"
+)
 
 
 # --- row 4: UFS reads avoid evicting cached blocks -----------------------------------------
@@ -206,8 +221,8 @@ UFS_READ_AVOIDS_EVICTION = ResourceGuardrail(
     enforcement_level=EnforcementLevel.MANDATORY,
     remediation_steps=(
         f"Set {tuning.KEY_UFS_READ_LOCATION_POLICY}={tuning.AVOID_EVICTION_POLICY_CLASS} (the full class name) and "
-        f"{tuning.KEY_AVOID_EVICTION_RESERVED_BYTES} to an Alluxio size above 0 (e.g. 512MB) in the release's "
-        "properties (Fluid: spec.properties), for the FUSE release and the master/worker release."
+        f"{tuning.KEY_AVOID_EVICTION_RESERVED_BYTES} to an Alluxio size above 0 (e.g. 512MB) {CLIENT_RELEASES}; "
+        "stacks of this project: ack-alluxio-training:alluxio.client.avoidEvictionReserved."
     ),
     applies_to=could_be_alluxio,
     validate=client_checks(_eviction_problems),
@@ -247,7 +262,7 @@ NO_PASSIVE_CACHE = ResourceGuardrail(
     ),
     severity=Severity.MEDIUM,
     enforcement_level=EnforcementLevel.MANDATORY,
-    remediation_steps=f"Set {tuning.KEY_PASSIVE_CACHE}=false in the properties of both Alluxio releases.",
+    remediation_steps=f"Set {tuning.KEY_PASSIVE_CACHE}=false {CLIENT_RELEASES}.",
     applies_to=could_be_alluxio,
     validate=client_checks(_passive_problems),
     remediate=property_remediation(_passive_fix),
@@ -280,7 +295,7 @@ READ_TYPE_CACHE = ResourceGuardrail(
     ),
     severity=Severity.MEDIUM,
     enforcement_level=EnforcementLevel.MANDATORY,
-    remediation_steps=f"Set {tuning.KEY_READ_TYPE}=CACHE in the properties of both Alluxio releases.",
+    remediation_steps=f"Set {tuning.KEY_READ_TYPE}=CACHE {CLIENT_RELEASES}.",
     applies_to=could_be_alluxio,
     validate=client_checks(_read_type_problems),
     remediate=property_remediation(_read_type_fix),
@@ -370,7 +385,7 @@ CLIENT_METADATA_CACHE = ResourceGuardrail(
     enforcement_level=EnforcementLevel.MANDATORY,
     remediation_steps=(
         f"Set {tuning.KEY_METADATA_CACHE_ENABLED}=true, {tuning.KEY_METADATA_CACHE_MAX_SIZE}=<file count x 1.1> and "
-        f"{tuning.KEY_METADATA_CACHE_EXPIRATION}=<change interval, e.g. 24h> in both releases' properties; give the "
+        f"{tuning.KEY_METADATA_CACHE_EXPIRATION}=<shortest change interval, e.g. 24h> {CLIENT_RELEASES}; give the "
         "FUSE JVM -Xmx of at least max.size x 4 KB."
     ),
     applies_to=could_be_alluxio,
@@ -423,7 +438,8 @@ WORKER_LIST_REFRESH = ResourceGuardrail(
     severity=Severity.LOW,
     enforcement_level=EnforcementLevel.ADVISORY,
     remediation_steps=(
-        f"Set {tuning.KEY_WORKER_LIST_REFRESH} to more than 2min (e.g. 10min) in both releases' properties."
+        f"Set {tuning.KEY_WORKER_LIST_REFRESH} to more than 2min (e.g. 10min) {CLIENT_RELEASES}; stacks of this "
+        "project: ack-alluxio-training:alluxio.client.workerListRefreshInterval."
     ),
     applies_to=could_be_alluxio,
     validate=client_checks(_refresh_problems),
@@ -474,8 +490,8 @@ NO_ACCESS_TIME_UPDATES = ResourceGuardrail(
     severity=Severity.LOW,
     enforcement_level=EnforcementLevel.ADVISORY,
     remediation_steps=(
-        f"Set {tuning.KEY_ACCESS_TIME_UPDATES_DISABLED}=true and {tuning.KEY_METADATA_CACHE_ENABLED}=true in both "
-        "releases' properties."
+        f"Set {tuning.KEY_ACCESS_TIME_UPDATES_DISABLED}=true and {tuning.KEY_METADATA_CACHE_ENABLED}=true "
+        f"{CLIENT_RELEASES}."
     ),
     applies_to=could_be_alluxio,
     validate=client_checks(_access_time_problems),
@@ -494,15 +510,13 @@ def _short_circuit(args: ResourceValidationArgs, report: ReportViolation) -> Non
         return
     label = where(deployment)
     if not deployment.fluid:
-        section = as_mapping(deployment.top.get("shortCircuit"))
-        enabled = as_flag(section.get("enabled"))
-        if enabled is False:
-            report(f"{label}: values.shortCircuit.enabled is false; set it to true", None)
-        policy = as_text(section.get("policy"))
-        if policy != "local":
-            shown_policy = repr(policy) if policy is not None else "unset (chart default 'uuid')"
-            report(f"{label}: values.shortCircuit.policy is {shown_policy}; set it to 'local' (no domain socket: "
-                   "FUSE reads the worker's block files directly)", None)
+        enabled = deployment.chart("shortCircuit", "enabled")
+        if as_flag(enabled.value) is False:
+            report(f"{label}: {described('values.shortCircuit.enabled', enabled)} is false; set it to true", None)
+        policy = deployment.chart("shortCircuit", "policy")
+        if as_text(policy.value) != "local":
+            report(f"{label}: {described('values.shortCircuit.policy', policy)} is {as_text(policy.value)!r}; set it "
+                   "to 'local' (no domain socket: FUSE reads the worker's block files directly)", None)
     for component in deployment.client_components:
         setting = component.property(tuning.KEY_SHORT_CIRCUIT_ENABLED)
         if setting is not None and setting.value.strip().lower() == "false":
@@ -515,7 +529,8 @@ def _short_circuit(args: ResourceValidationArgs, report: ReportViolation) -> Non
     for name in (WORKER, FUSE):
         networked = deployment.components.get(name)
         if networked is not None and not networked.host_network:
-            report(f"{label}: {networked.host_network_origin} does not put {name} on the host network; worker and "
+            origin = networked.host_network_origin if deployment.fluid else networked.origin("hostNetwork")
+            report(f"{label}: {origin} does not put {name} on the host network; worker and "
                    "FUSE must both use the host network so the worker's hostname matches the client's", None)
 
 
@@ -566,16 +581,16 @@ def _processor_count(args: ResourceValidationArgs, report: ReportViolation) -> N
             # its GC and JIT threads from the host's cores.
             if flag is None:
                 report(f"{where(deployment, component)}: {ACTIVE_PROCESSOR_COUNT_FLAG}<cpu limit> missing and "
-                       f"{component.section}.resources.limits.cpu unset", None)
+                       f"{component.resource_origin('limits', 'cpu')} unset", None)
             continue
         actual = as_int(flag.value.strip()[len(ACTIVE_PROCESSOR_COUNT_FLAG):]) if flag is not None else None
         if expected is None:
-            report(f"{where(deployment, component)}: {component.section}.resources.limits.cpu {limit!r} is not a cpu "
-                   "quantity", None)
+            report(f"{where(deployment, component)}: {component.resource_origin('limits', 'cpu')} {limit!r} is not a "
+                   "cpu quantity", None)
         elif actual != expected:
             found = f"{flag.value!r} (from {flag.origin})" if flag is not None else "missing"
             report(f"{where(deployment, component)}: {ACTIVE_PROCESSOR_COUNT_FLAG}{expected} expected for cpu limit "
-                   f"{limit!r} ({component.section}.resources.limits.cpu), found {found}", None)
+                   f"{limit!r} ({component.resource_origin('limits', 'cpu')}), found {found}", None)
 
 
 def _processor_fix(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
@@ -632,29 +647,35 @@ def _cpu_resources(args: ResourceValidationArgs, report: ReportViolation) -> Non
     deployment = deployment_of(args)
     if deployment is None:
         return
+    whole_cores = bool(args.get_config().get("wholeCores", True))
     for component in deployment.components.values():
-        missing = [kind for kind in ("requests", "limits") if component.resource(kind, "cpu") is None]
-        if missing:
-            paths = " and ".join(f"{component.section}.resources.{kind}.cpu" for kind in missing)
-            report(f"{where(deployment, component)}: {paths} unset; without a cpu request the container runs with "
-                   "cpu_shares=2 under contention", None)
+        request = component.resource("requests", "cpu")
+        limit = component.resource("limits", "cpu")
+        problem = tuning.cpu_guarantee_problem(request, limit, whole_cores)
+        if problem is not None:
+            report(f"{where(deployment, component)}: cpu request {show(request)} "
+                   f"({component.resource_origin('requests', 'cpu')}) and limit {show(limit)} "
+                   f"({component.resource_origin('limits', 'cpu')}): {problem}", None)
 
 
 ALLUXIO_CPU_REQUESTS_LIMITS = ResourceGuardrail(
     name="alluxio-cpu-requests-limits",
     description=(
-        "Tuning row 12: every Alluxio container (master, jobMaster, worker, jobWorker, fuse) must state cpu requests "
-        "and limits; a container without a request gets cpu_shares=2 and loses every contention with training."
+        "Tuning row 12: every Alluxio container (master, jobMaster, worker, jobWorker, fuse) must have a cpu request "
+        "equal to its cpu limit, in whole cores: a container without a request gets cpu_shares=2 and loses every "
+        "contention with training, and the static CPU manager gives exclusive cores only to Guaranteed pods with "
+        "equal integer requests and limits. Chart defaults count: chart 0.6.53 requests 1 core under a limit of 4."
     ),
     severity=Severity.MEDIUM,
     enforcement_level=EnforcementLevel.MANDATORY,
     remediation_steps=(
-        "Set <component>.resources.requests.cpu and <component>.resources.limits.cpu (equal, for Guaranteed QoS) "
-        "for every deployed component; do not rely on the chart's defaults."
+        "Set <component>.resources.requests.cpu equal to <component>.resources.limits.cpu, in whole cores, for every "
+        "deployed component (our stacks: one cpu value per component, e.g. ack-alluxio-training:alluxio.master.cpu)."
     ),
     applies_to=could_be_alluxio,
     validate=_cpu_resources,
     rows=(12,),
+    config_schema=PolicyConfigSchema(properties={"wholeCores": WHOLE_CORES_CONFIG}),
     tags=("alluxio", "resources"),
 )
 

@@ -8,8 +8,8 @@ properties and JVM options the process really starts with, its resources, env an
 
 Effective values follow the order the processes read them, later winning: site-wide
 ``properties``, then ``-D`` flags in the site-wide ``jvmOptions``, then the component's own
-``properties``, then ``-D`` flags in the component's own ``jvmOptions`` (DESIGN.md: "in the
-rendered java opts a later ``-D`` wins"). Everything is read lazily from the analyzer's proxies,
+``properties``, then ``-D`` flags in the component's own ``jvmOptions`` (the chart joins them
+into one java opts line, in which a later ``-D`` wins). Everything is read lazily from the analyzer's proxies,
 so a value unknown during preview only affects the rules that actually read it.
 """
 
@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any, Final, NamedTuple
 
 from ack_alluxio_training import versions
+from ack_alluxio_training.policies.chart_defaults import ChartValue, chart_value, described
 from ack_alluxio_training.policies.inputs import (
     as_flag,
     as_int,
@@ -47,11 +48,9 @@ JOB_WORKER: Final = "jobWorker"
 FUSE: Final = "fuse"
 COMPONENTS: Final = (MASTER, JOB_MASTER, WORKER, JOB_WORKER, FUSE)
 
-# The chart's own defaults that decide behaviour when a value is left out (chart 0.6.53 semantics).
-CHART_WORKER_HOST_NETWORK_DEFAULT: Final = False
-CHART_FUSE_HOST_NETWORK_DEFAULT: Final = True
-CHART_SHORT_CIRCUIT_DEFAULT: Final = True
-CHART_SHORT_CIRCUIT_POLICY_DEFAULT: Final = "uuid"
+# How the chart renders a value a release leaves out: see ``chart_defaults`` (per chart version).
+#: The job master and job worker run in the master's and worker's pods and share their network.
+POD_OF: Final = {JOB_MASTER: MASTER, JOB_WORKER: WORKER}
 CHART_TIER_TYPE_DEFAULT: Final = "emptyDir"
 #: Fluid mounts a tier on a host path unless told otherwise.
 FLUID_TIER_TYPE_DEFAULT: Final = "hostPath"
@@ -162,9 +161,12 @@ class SiteSettings:
     reads them (JVM options, then properties), so an unknown value surfaces at the same place.
     """
 
-    def __init__(self, root: str, site: Mapping[str, Any]) -> None:
+    def __init__(self, root: str, site: Mapping[str, Any], chart_version: str | None = None,
+                 helm: bool = False) -> None:
         self.root = root
         self.site = site
+        self.chart_version = chart_version
+        self.helm = helm
 
     @cached
     def jvm_options(self) -> list[Setting]:
@@ -175,7 +177,12 @@ class SiteSettings:
     def properties(self) -> dict[str, Setting]:
         """Site-wide properties, then the ``-D`` flags of the site-wide JVM options."""
         origin = f"{self.root}.properties"
-        effective = {str(key): Setting(text, origin) for key, text in _text_items(self.site.get("properties"))}
+        effective: dict[str, Setting] = {}
+        if self.helm and self.site.get("properties", ...) is not None:  # Helm merges the chart's map under ours
+            default = chart_value({}, self.chart_version, "properties")
+            effective.update((str(key), Setting(text, described(origin, default)))
+                             for key, text in _text_items(default.value))
+        effective.update((str(key), Setting(text, origin)) for key, text in _text_items(self.site.get("properties")))
         effective.update(system_properties(self.jvm_options))
         return effective
 
@@ -203,12 +210,24 @@ class Component:
     site: Mapping[str, Any]
     host_network_default: bool
     fluid: bool = False
+    #: The chart version of a Helm deployment, whose defaults apply to values left out.
+    chart_version: str | None = None
     #: The deployment's site-wide settings, shared by its components (made here when not given).
     shared: SiteSettings | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.shared is None:
-            self.shared = SiteSettings(self.root, self.site)
+            self.shared = SiteSettings(self.root, self.site, self.chart_version, not self.fluid)
+
+    def chart(self, *path: str) -> ChartValue:
+        """A value of this component's section as the process gets it (chart defaults applied for Helm)."""
+        if self.fluid:
+            return ChartValue(dig(self.settings, *path), None)
+        return chart_value(self.site, self.chart_version, self.name, *path)
+
+    def origin(self, *path: str) -> str:
+        """Where a value of this component comes from, for messages (marked when it is the chart's default)."""
+        return described(".".join((self.section, *path)), self.chart(*path))
 
     @property
     def _site(self) -> SiteSettings:
@@ -217,8 +236,9 @@ class Component:
 
     @cached
     def own_jvm_options(self) -> list[Setting]:
-        origin = f"{self.section}.jvmOptions"
-        return [Setting(text, origin) for text in _texts(as_mapping(self.settings).get("jvmOptions"))]
+        options = self.chart("jvmOptions")
+        origin = described(f"{self.section}.jvmOptions", options)
+        return [Setting(text, origin) for text in _texts(options.value)]
 
     @cached
     def jvm_options(self) -> list[Setting]:
@@ -249,13 +269,13 @@ class Component:
                 found = option
         return found
 
-    @cached
-    def resources(self) -> Mapping[str, Any]:
-        return as_mapping(self.settings.get("resources"))
-
     def resource(self, kind: str, name: str) -> str | None:
-        """``resources.<kind>.<name>``, e.g. ("limits", "cpu")."""
-        return as_text(dig(self.resources, kind, name))
+        """``resources.<kind>.<name>``, e.g. ("limits", "cpu"), the chart's default when left out."""
+        return as_text(self.chart("resources", kind, name).value)
+
+    def resource_origin(self, kind: str, name: str) -> str:
+        """Where ``resources.<kind>.<name>`` comes from (the values path, or the chart's default)."""
+        return self.origin("resources", kind, name)
 
     @cached
     def env(self) -> dict[str, str]:
@@ -267,7 +287,8 @@ class Component:
         if self.fluid:
             mode = as_text(self.settings.get("networkMode")) or ""
             return mode in ("", "HostNetwork")
-        flag = as_flag(self.settings.get("hostNetwork"))
+        flag = as_flag(chart_value(self.site, self.chart_version, POD_OF.get(self.name, self.name),
+                                   "hostNetwork").value)
         return self.host_network_default if flag is None else flag
 
     @cached
@@ -292,11 +313,19 @@ class AlluxioDeployment:
     name: str
     fluid: bool
     running: tuple[str, ...]
+    #: The chart version of a Helm deployment (None: Fluid, or a release that names none).
+    chart_version: str | None = None
+
+    def chart(self, *path: str) -> ChartValue:
+        """A site-wide value as the chart renders it (chart defaults applied for Helm)."""
+        if self.fluid:
+            return ChartValue(dig(self.top, *path), None)
+        return chart_value(self.top, self.chart_version, *path)
 
     @cached
     def components(self) -> dict[str, Component]:
         result: dict[str, Component] = {}
-        shared = SiteSettings(self.root, self.top)
+        shared = SiteSettings(self.root, self.top, self.chart_version, not self.fluid)
         for name in self.running:
             result[name] = Component(
                 name=name,
@@ -304,10 +333,9 @@ class AlluxioDeployment:
                 root=self.root,
                 settings=as_mapping(self.top.get(name)),
                 site=self.top,
-                host_network_default=(
-                    CHART_FUSE_HOST_NETWORK_DEFAULT if name == FUSE else CHART_WORKER_HOST_NETWORK_DEFAULT
-                ),
+                host_network_default=name == FUSE,
                 fluid=self.fluid,
+                chart_version=self.chart_version,
                 shared=shared,
             )
         return result
@@ -335,8 +363,8 @@ class AlluxioDeployment:
         if configured is not None:
             ordered += [(option, configured.origin) for option in split_mount_options(configured.value)]
         if not self.fluid:
-            options = fuse.settings.get("mountOptions")
-            origin = f"{fuse.section}.mountOptions"
+            options = fuse.chart("mountOptions").value
+            origin = fuse.origin("mountOptions")
             if isinstance(options, str):
                 ordered += [(option, origin) for option in split_mount_options(options)]
             else:
@@ -355,10 +383,9 @@ class AlluxioDeployment:
     @cached
     def tiers(self) -> list[Tier]:
         """The worker's tiered-storage levels (the chart's single emptyDir MEM level when unset)."""
-        levels = as_sequence(dig(self.top, "tieredstore", "levels"))
-        origin_base = f"{self.root}.tieredstore.levels"
-        if not levels and not self.fluid:
-            return [Tier(0, f"{origin_base} (chart default)", "MEM", CHART_TIER_TYPE_DEFAULT, "/dev/shm", 2**30, "1Gi")]
+        configured = self.chart("tieredstore", "levels")
+        levels = as_sequence(configured.value)
+        origin_base = described(f"{self.root}.tieredstore.levels", configured)
         tiers: list[Tier] = []
         for index, raw in enumerate(levels):
             level = as_mapping(raw)
@@ -371,7 +398,7 @@ class AlluxioDeployment:
             tiers.append(
                 Tier(
                     index=index,
-                    origin=f"{origin_base}[{index}]",
+                    origin=origin_base.replace(".levels", f".levels[{index}]", 1),
                     medium=as_text(level.get("mediumtype")) or as_text(level.get("alias")) or "",
                     volume_type=volume_type,
                     path=as_text(level.get("path")) or "",
@@ -479,6 +506,7 @@ def alluxio_deployment(
             name=as_text(props.get("name")) or resource_name,
             fluid=False,
             running=_helm_running(values),
+            chart_version=as_text(props.get("version")),
         )
     if is_fluid_runtime(resource_type):
         spec = as_mapping(props.get("spec"))

@@ -94,9 +94,10 @@ FUSE_METADATA_TTL = ResourceGuardrail(
     severity=Severity.MEDIUM,
     enforcement_level=EnforcementLevel.MANDATORY,
     remediation_steps=(
-        "Add entry_timeout=7200,attr_timeout=7200 (at least the floor, default 600) to fuse.mountOptions (Fluid: "
-        "the fuse args' -o/--fuse-opts), plus kernel_cache,ro for a read-only data set. A -o list replaces the "
-        "image's default direct_io."
+        "Stacks of this project: ack-alluxio-training:fuse.entryTimeoutSeconds and fuse.attrTimeoutSeconds (at "
+        "least the floor, default 600). Other stacks: add entry_timeout=7200,attr_timeout=7200 to "
+        "values.fuse.mountOptions (Fluid: the fuse args' -o/--fuse-opts), plus kernel_cache,ro for a read-only data "
+        "set. A -o list replaces the image's default direct_io."
     ),
     applies_to=could_be_alluxio,
     validate=_timeouts,
@@ -156,8 +157,9 @@ FUSE_THREADS = ResourceGuardrail(
     severity=Severity.MEDIUM,
     enforcement_level=EnforcementLevel.MANDATORY,
     remediation_steps=(
-        "Set fuse.properties.alluxio.fuse.jnifuse.libfuse.version to 2 and fuse.env.MAX_IDLE_THREADS=<reader threads "
-        "per node>, or to 3 and add max_idle_threads=<reader threads per node> to the FUSE mount options."
+        "Stacks of this project: ack-alluxio-training:fuse.libfuseVersion and fuse.maxIdleThreads. Other stacks: set "
+        "values.fuse.properties.alluxio.fuse.jnifuse.libfuse.version to 2 and values.fuse.env.MAX_IDLE_THREADS=<reader "
+        "threads per node>, or to 3 and add max_idle_threads=<reader threads per node> to the FUSE mount options."
     ),
     applies_to=could_be_alluxio,
     validate=_threads,

@@ -2,7 +2,7 @@
 
 A guardrail is a plain pulumi-policy policy (the CLI and the offline runner see nothing else) that
 additionally states which resource types it reads (``applies_to``) and which tuning rows of
-DESIGN.md it protects (``rows``). The type check happens inside the policy itself, so a rule
+docs/tuning.md it protects (``rows``). The type check happens inside the policy itself, so a rule
 behaves the same whether every resource is sent to it (the Pulumi CLI) or only the resources of
 its types (the offline runner, which routes by ``applies_to`` to stay linear on big exports).
 """
@@ -25,6 +25,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from ack_alluxio_training.policies.fix_hints import in_users_words
+
 ResourceCheck = Callable[[ResourceValidationArgs, ReportViolation], None]
 ResourceFix = Callable[[ResourceValidationArgs], "Mapping[str, Any] | None"]
 StackCheck = Callable[[StackValidationArgs, ReportViolation], None]
@@ -32,6 +34,12 @@ TypeFilter = Callable[[str], bool]
 
 #: Prefix of the tags that tie a guardrail to a tuning row ("tuning-row-4").
 ROW_TAG_PREFIX: Final = "tuning-row-"
+
+#: Config of the row 12 rules (Alluxio and training containers alike).
+WHOLE_CORES_CONFIG: Final[dict[str, Any]] = {
+    "type": "boolean", "default": True,
+    "description": "Require whole cores (node pools with the static CPU manager policy pin only whole cores).",
+}
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,15 @@ def config_value(args: ResourceValidationArgs | StackValidationArgs, key: str, d
     return default if value is None else value
 
 
+def _in_users_words(report: ReportViolation, urn: str | None) -> ReportViolation:
+    """``report`` adding the stack key that fixes a finding on a resource made from stack config."""
+
+    def reported(message: str, reported_urn: str | None = None) -> None:
+        report(in_users_words(message, reported_urn or urn), reported_urn)
+
+    return reported
+
+
 class ResourceGuardrail(ResourceValidationPolicy):
     """A resource policy that knows the resource types it reads and the tuning rows it guards."""
 
@@ -121,7 +138,7 @@ class ResourceGuardrail(ResourceValidationPolicy):
 
         def checked(args: ResourceValidationArgs, report: ReportViolation) -> None:
             if applies_to(args.resource_type):
-                validate(args, report)
+                validate(args, _in_users_words(report, args.urn))
 
         fix: ResourceFix | None = None
         if remediate is not None:
@@ -177,7 +194,7 @@ class StackGuardrail(StackValidationPolicy):
             relevant = [r for r in args.resources if applies_to(r.resource_type)]
             validate(
                 StackValidationArgs(relevant, dict(args.get_config()), args.stack_tags),
-                report,
+                _in_users_words(report, None),
             )
 
         super().__init__(

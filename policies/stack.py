@@ -40,7 +40,7 @@ from ack_alluxio_training.policies.alluxio_deployments import (
 )
 from ack_alluxio_training.policies.fuse import fuse_threads
 from ack_alluxio_training.policies.guardrails import Guardrail, StackGuardrail, any_of, config_value, exact_types
-from ack_alluxio_training.policies.inputs import as_int, as_text, dig, string_map
+from ack_alluxio_training.policies.inputs import as_int, as_text, dig, show, string_map
 from ack_alluxio_training.policies.node_pool import NODE_POOL, NodePools
 from ack_alluxio_training.policies.storage import BUCKET, bucket_name
 from ack_alluxio_training.policies.training import is_training_type
@@ -105,7 +105,8 @@ def _worker_memory(resource: PolicyResource, deployment: AlluxioDeployment, repo
     except QuantityError:
         requested = None
     if requested is None or requested < mem_quota:
-        report(f"{where(deployment, worker)}: memory request {request!r} ({worker.section}.resources.requests.memory) "
+        origin = worker.resource_origin("requests", "memory")
+        report(f"{where(deployment, worker)}: memory request {show(request)} ({origin}) "
                f"is below the MEM tier quota {_gib(mem_quota)}; tmpfs pages are charged to the worker, which is "
                "then OOM-killed as the cache fills", resource.urn)
 
@@ -150,9 +151,11 @@ ALLUXIO_CACHE_HOLDS_DATASET = StackGuardrail(
     severity=Severity.HIGH,
     enforcement_level=EnforcementLevel.MANDATORY,
     remediation_steps=(
-        "Raise tieredstore.levels[].quota or the cache node pool's desiredSize / scalingConfig.minSize until quota x "
-        "nodes >= the data sets' total size (the study: 40 GB x 4 nodes for 144 GB), and set "
-        "worker.resources.requests.memory >= the MEM quota."
+        "Make quota x cache nodes >= the data sets' total size (the study: 40 GB x 4 nodes for 144 GB) and the "
+        "worker's memory request >= its MEM quota. Stacks of this project: raise "
+        "ack-alluxio-training:cache.quotaPerNode or nodePool.desiredSize, and alluxio.worker.memory. Other stacks: "
+        "values.tieredstore.levels[].quota, the node pool's desiredSize / scalingConfig.minSize, "
+        "values.worker.resources.requests.memory."
     ),
     applies_to=any_of(exact_types(NODE_POOL, BUCKET), could_be_alluxio),
     validate=_cache_capacity,
@@ -219,8 +222,9 @@ FUSE_THREADS_COVER_READERS = StackGuardrail(
     severity=Severity.MEDIUM,
     enforcement_level=EnforcementLevel.MANDATORY,
     remediation_steps=(
-        "Raise fuse.env.MAX_IDLE_THREADS (libfuse 2) or -o max_idle_threads (libfuse 3) to reader threads x workers "
-        "per node (ack_alluxio_training.tuning.fuse_max_idle_threads), or lower the job's reader threads."
+        "Give FUSE at least reader threads x workers per node, or lower the job's reader threads. Stacks of this "
+        "project: unset ack-alluxio-training:fuse.maxIdleThreads (it is then derived from jobs[].readerThreads) or "
+        "raise it. Other stacks: values.fuse.env.MAX_IDLE_THREADS (libfuse 2) or -o max_idle_threads (libfuse 3)."
     ),
     applies_to=any_of(exact_types(NODE_POOL), could_be_alluxio, is_training_type),
     validate=_fuse_threads_cover_readers,

@@ -24,8 +24,10 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
+from ack_alluxio_training import tuning
 from ack_alluxio_training.conventions import DEFAULT_FUSE_MOUNT_POINT, GPU_RESOURCE
 from ack_alluxio_training.policies.guardrails import (
+    WHOLE_CORES_CONFIG,
     Guardrail,
     ResourceGuardrail,
     StackGuardrail,
@@ -253,28 +255,36 @@ TRAINING_FUSE_MOUNT = ResourceGuardrail(
 
 
 def _cpu(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    whole_cores = bool(args.get_config().get("wholeCores", True))
     for template in pod_templates(args.resource_type, args.props):
         for index, container in template.containers:
             resources = container.get("resources")
-            missing = [kind for kind in ("requests", "limits") if quantity_of(resources, kind, "cpu") is None]
-            if missing:
+            request = as_text(dig(resources, "requests", "cpu"))
+            limit = as_text(dig(resources, "limits", "cpu"))
+            problem = tuning.cpu_guarantee_problem(request, limit, whole_cores)
+            if problem is not None:
                 label = _container_label(template, index, container)
-                report(f"{label}: {' and '.join(f'resources.{k}.cpu' for k in missing)} unset; without a request "
-                       "the container gets cpu_shares=2 and its data loaders starve", None)
+                report(f"{label}: cpu request {show(request)} and limit {show(limit)} (resources.requests.cpu, "
+                       f"resources.limits.cpu): {problem}", None)
 
 
 TRAINING_CPU_REQUESTS_LIMITS = ResourceGuardrail(
     name="training-cpu-requests-limits",
     description=(
-        "Tuning row 12: every container of a training or data-loading job must state cpu requests and limits; "
-        "a container without a request gets cpu_shares=2 and its decoding threads lose every contention."
+        "Tuning row 12: every container of a training or data-loading job must have a cpu request equal to its cpu "
+        "limit, in whole cores: a container without a request gets cpu_shares=2 and its decoding threads lose every "
+        "contention, and the static CPU manager gives exclusive cores only to Guaranteed pods."
     ),
     severity=Severity.MEDIUM,
     enforcement_level=EnforcementLevel.MANDATORY,
-    remediation_steps="Set resources.requests.cpu and resources.limits.cpu on every container of the job.",
+    remediation_steps=(
+        "Set resources.requests.cpu equal to resources.limits.cpu, in whole cores, on every container of the job "
+        "(our stacks: ack-alluxio-training:jobs[].resources.cpu sets both)."
+    ),
     applies_to=is_job_or_training_type,
     validate=_cpu,
     rows=(12,),
+    config_schema=PolicyConfigSchema(properties={"wholeCores": WHOLE_CORES_CONFIG}),
     tags=("training", "resources"),
 )
 

@@ -197,7 +197,7 @@ def test_prod_jobs_mount_then_warm_up() -> None:
     for job in jobs.values():
         kubernetes_validate.validate(as_json(job.inputs), K8S_VERSION, strict=True)
         (container,) = job.inputs["spec"]["template"]["spec"]["containers"]
-        assert_guaranteed(container["resources"], "500m", "1Gi")
+        assert_guaranteed(container["resources"], "1", "1Gi")
         env = {e["name"]: e.get("value") for e in container["env"]}
         assert env["ALLUXIO_JAVA_OPTS"] == "-Dalluxio.master.hostname=alluxio-master-0.alluxio.svc"
         assert release.urn in job.dependencies

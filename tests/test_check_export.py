@@ -184,3 +184,24 @@ def test_an_internal_error_is_not_reported_as_violations(monkeypatch: pytest.Mon
     error = capsys.readouterr().err
     assert "check-export: exit 3: internal error (RuntimeError: boom)" in error and "report it" in error
     assert "Traceback" not in error and len(error.strip().splitlines()) == 1
+
+
+def test_a_value_only_in_inputs_is_read_not_reported_as_none(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    document = json.loads(Path(MISCONFIGURED).read_text())
+    for resource in document["deployment"]["resources"]:
+        if resource["urn"].endswith("::cache"):
+            resource["outputs"] = {"status": {"status": "deployed"}, "values": {"fuse": {"enabled": False}}}
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(document))
+    main([str(path), PROD])
+    out = capsys.readouterr().out
+    assert "memory request '8Gi' (values.worker.resources.requests.memory)" in out
+    assert "None" not in out
+
+
+def test_outputs_win_and_inputs_fill_the_gaps() -> None:
+    from ack_alluxio_training.offline.export_file import outputs_filled_from_inputs
+
+    filled = outputs_filled_from_inputs({"a": {"x": 1}, "l": [1]}, {"a": {"x": 2, "y": 3}, "b": 4, "l": [2, 3]})
+    assert filled == {"a": {"x": 1, "y": 3}, "b": 4, "l": [1]}

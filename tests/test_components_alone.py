@@ -106,8 +106,7 @@ def test_cache_alone_registers_the_tuned_release(unknown: bool) -> None:
     (release,) = mocks.of_type(RELEASE)
     values = release.inputs["values"]
     expected = tuning.tuned_client_properties(
-        file_count=1152,
-        change_interval_seconds=[86400],
+        datasets=[tuning.DatasetMetadata("imagenet", 1152, 86400)],
         worker_list_refresh_seconds=600,
         avoid_eviction_reserved="512Mi",
     )

@@ -166,3 +166,19 @@ def test_written_manifests_validate_strictly(planned: tuple[str, Path, int]) -> 
             assert not errors, (path.name, errors)
         else:
             kubernetes_validate.validate(manifest, "1.33", strict=True)
+
+
+def test_mixed_datasets_expire_with_the_shortest_interval_and_the_plan_says_why(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    document = yaml.safe_load((STACKS_DIR / "Pulumi.prod.yaml").read_text())
+    document["config"]["ack-alluxio-training:datasets"].append(
+        {"name": "coco", "bucket": "acme-prod-coco", "sizeGib": 10, "fileCount": 2000, "changeInterval": "24h"})
+    (tmp_path / "Pulumi.mixed.yaml").write_text(yaml.safe_dump(document))
+    out = tmp_path / "out"
+    assert plan_main(["--stack", "mixed", "--stacks-dir", str(tmp_path), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "expires after 1d, the shortest change interval (imagenet 7d, coco 1d)" in printed
+    assert "1152 (imagenet) + 2000 (coco) files" in printed
+    for path in out.glob("helm-values-*.yaml"):
+        assert "alluxio.user.metadata.cache.expiration.time: 1d" in path.read_text(), path.name
+        assert "alluxio.user.metadata.cache.max.size: '3468'" in path.read_text(), path.name

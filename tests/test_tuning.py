@@ -206,10 +206,39 @@ def test_fuse_heap_is_enough_or_refused(entries: int, memory_gib: int) -> None:
     assert heap + _size(_flag(options, "MaxDirectMemorySize")) <= memory_gib * GIB
 
 
-def test_metadata_expiration_is_the_longest_change_interval() -> None:
-    assert tuning.metadata_cache_expiration_seconds([86400, 7 * 86400]) == 7 * 86400
+def test_metadata_expiration_is_the_shortest_change_interval() -> None:
+    # coco changes daily beside a weekly imagenet: a 7d expiration would serve coco stale for 6 days.
+    assert tuning.metadata_cache_expiration_seconds([7 * 86400, 86400]) == 86400
     with pytest.raises(ValueError):
         tuning.metadata_cache_expiration_seconds([])
+
+
+COCO = tuning.DatasetMetadata("coco", 123_287, 86400)
+IMAGENET = tuning.DatasetMetadata("imagenet", 1_281_167, 7 * 86400)
+
+
+def test_mixed_datasets_share_one_cache_sized_on_all_files_and_the_shortest_interval() -> None:
+    cache = tuning.metadata_cache([IMAGENET, COCO])
+    assert cache.max_size == tuning.metadata_cache_max_size(1_281_167 + 123_287)
+    assert cache.expiration_seconds == 86400 and cache.shortest_interval_dataset == "coco"
+    # The FUSE heap check sizes against the same entry count the property carries.
+    assert cache.heap_bytes == tuning.metadata_cache_heap_bytes(cache.max_size)
+    with pytest.raises(ValueError, match="give FUSE at least"):
+        tuning.fuse_jvm_memory_options("8Gi", cache.max_size)
+
+
+def test_a_metadata_cache_needs_a_dataset() -> None:
+    with pytest.raises(ValueError, match="at least one dataset"):
+        tuning.metadata_cache([])
+
+
+@given(st.lists(st.tuples(st.integers(1, 10_000_000), st.integers(60, 90 * 86400)), min_size=1, max_size=6))
+def test_no_dataset_is_cached_past_its_change_interval(datasets: list[tuple[int, int]]) -> None:
+    described = [tuning.DatasetMetadata(f"d{i}", files, interval) for i, (files, interval) in enumerate(datasets)]
+    cache = tuning.metadata_cache(described)
+    assert all(cache.expiration_seconds <= d.change_interval_seconds for d in described)
+    assert cache.expiration_seconds in {d.change_interval_seconds for d in described}
+    assert cache.max_size >= sum(d.file_count for d in described)
 
 
 # --- rows 4-9: client properties --------------------------------------------------------------
@@ -217,8 +246,7 @@ def test_metadata_expiration_is_the_longest_change_interval() -> None:
 
 def _properties(**overrides: object) -> dict[str, str]:
     arguments: dict[str, object] = {
-        "file_count": 1152,
-        "change_interval_seconds": [7 * 86400],
+        "datasets": [tuning.DatasetMetadata("imagenet", 1152, 7 * 86400)],
         "worker_list_refresh_seconds": 600,
         "avoid_eviction_reserved": "512Mi",
     }
@@ -249,22 +277,22 @@ def test_client_properties_refuse_the_untuned() -> None:
 
 
 @given(
-    files=st.integers(1, 10_000_000),
-    intervals=st.lists(st.integers(60, 90 * 86400), min_size=1, max_size=4),
+    files=st.lists(st.integers(1, 10_000_000), min_size=1, max_size=4),
+    intervals=st.lists(st.integers(60, 90 * 86400), min_size=4, max_size=4),
     refresh=st.integers(121, 86400),
     reserved_mib=st.integers(1, 64 * 1024),
 )
 def test_client_properties_are_always_consistent(
-    files: int, intervals: list[int], refresh: int, reserved_mib: int
+    files: list[int], intervals: list[int], refresh: int, reserved_mib: int
 ) -> None:
+    datasets = [tuning.DatasetMetadata(f"d{i}", count, intervals[i]) for i, count in enumerate(files)]
     properties = _properties(
-        file_count=files,
-        change_interval_seconds=intervals,
+        datasets=datasets,
         worker_list_refresh_seconds=refresh,
         avoid_eviction_reserved=f"{reserved_mib}Mi",
     )
-    assert int(properties[tuning.KEY_METADATA_CACHE_MAX_SIZE]) >= files
-    assert all(duration_seconds(properties[tuning.KEY_METADATA_CACHE_EXPIRATION]) >= i for i in intervals)
+    assert int(properties[tuning.KEY_METADATA_CACHE_MAX_SIZE]) >= sum(files)
+    assert duration_seconds(properties[tuning.KEY_METADATA_CACHE_EXPIRATION]) == min(intervals[: len(files)])
     assert duration_seconds(properties[tuning.KEY_WORKER_LIST_REFRESH]) > 120
     assert memory_bytes(properties[tuning.KEY_AVOID_EVICTION_RESERVED_BYTES]) > 0
     # Row 9 only works with row 7 on.
