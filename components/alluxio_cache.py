@@ -14,7 +14,7 @@ import pulumi_kubernetes as k8s
 
 from ack_alluxio_training import alluxio_inputs as inputs
 from ack_alluxio_training import alluxio_values as av
-from ack_alluxio_training import scheduling, tuning, versions
+from ack_alluxio_training import network_policies, release_hardening, scheduling, tuning, versions
 from ack_alluxio_training.alluxio_args import (
     CacheDataset,
     CacheResources,
@@ -170,6 +170,12 @@ class AlluxioCache(pulumi.ComponentResource):
             opts=child,
         )
         self.namespace = namespace.metadata.name.apply(lambda ns: ns or release.namespace)
+        # Default deny, then the master's ports and the CLI Jobs' way to it (network_policies.py);
+        # the host-network workers and FUSE are outside any NetworkPolicy's reach.
+        for policy in network_policies.alluxio_namespace_policies(self.namespace):
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-{policy['metadata']['name']}", metadata=policy["metadata"], spec=policy["spec"], opts=child
+            )
         self.master_hostname = self.namespace.apply(lambda ns: av.master_hostname(av.CACHE_RELEASE_NAME, ns))
 
         # The access keys live only here (a Pulumi secret, a Kubernetes Secret); the chart mounts
@@ -207,6 +213,8 @@ class AlluxioCache(pulumi.ComponentResource):
                 values=values,
                 timeout=RELEASE_TIMEOUT_SECONDS,
                 max_history=10,
+                # Hardens the chart's hard-coded pod specs on their way to the cluster (SECURITY.md).
+                postrender=release_hardening.POSTRENDER_COMMAND,
             ),
             # The values name the Secret (a map key cannot be an Output), so order it explicitly.
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.credentials])),

@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 
 from ack_alluxio_training import alluxio_inputs as inputs
 from ack_alluxio_training import alluxio_values as av
-from ack_alluxio_training import scheduling, tuning, versions
+from ack_alluxio_training import release_hardening, scheduling, tuning, versions
 from ack_alluxio_training.alluxio_args import (
     CacheTierArgs,
     ClientTuningArgs,
@@ -59,7 +59,7 @@ class AlluxioFuseArgs(TypedDict, total=False):
     resources: ContainerResources
     """cpu and memory of the FUSE container (default 8 cpu, 16Gi); the heap must hold the metadata cache."""
     mount_point: str
-    """Host path of the mount the training pods read (default /mnt/alluxio-fuse; not directly below /)."""
+    """Host path of the mount the training pods read (default /mnt/alluxio/fuse; its parent must be its own)."""
     entry_timeout_seconds: int
     """Row 2: kernel dentry cache TTL (default 7200, at least 600)."""
     attr_timeout_seconds: int
@@ -186,6 +186,8 @@ class AlluxioFuse(pulumi.ComponentResource):
                 values=values,
                 timeout=RELEASE_TIMEOUT_SECONDS,
                 max_history=10,
+                # Hardens the chart's hard-coded pod specs on their way to the cluster (SECURITY.md).
+                postrender=release_hardening.POSTRENDER_COMMAND,
             ),
             opts=child,
         )

@@ -34,7 +34,7 @@ from typing import Any, Final
 
 from typing_extensions import TypedDict
 
-from ack_alluxio_training import alluxio_metrics, tuning, versions
+from ack_alluxio_training import alluxio_metrics, conventions, tuning, versions
 from ack_alluxio_training import alluxio_property_keys as keys
 from ack_alluxio_training.alluxio_args import ContainerResources as ContainerResources
 from ack_alluxio_training.alluxio_args import DatasetProfile
@@ -138,20 +138,30 @@ def check_java_opts_values(values: Iterable[object], what: str) -> None:
         check_java_opts_value(value, what)
 
 
+#: Host directories shared with the system or other software: as the FUSE mount's parent they would
+#: be bind-mounted, bidirectionally, into the privileged FUSE pod (and every mount under them with it).
+SHARED_HOST_DIRECTORIES: Final = frozenset({
+    "/", "/mnt", "/media", "/opt", "/srv", "/tmp", "/var", "/var/lib", "/var/run", "/var/lib/kubelet", "/run",
+    "/home", "/root", "/usr", "/etc", "/dev", "/dev/shm", "/proc", "/sys", "/boot", "/lib", "/lib64", "/bin", "/sbin",
+})
+
+
 def fuse_mount_parent(mount_point: str) -> str:
     """The host directory chart 0.6.53 mounts into the FUSE pod (bidirectionally) for the mount.
 
-    The chart mounts ``dir(fuse.mountPoint)``; a mount point directly below ``/`` would bind the
-    host's root over the container's, so it is refused.
+    The chart mounts ``dir(fuse.mountPoint)`` from the host into the privileged FUSE pod with
+    bidirectional propagation, so that parent must be a directory of its own: a shared one (``/``,
+    ``/mnt``, ``/var``, ...) would hand the pod every other mount below it.
     """
     if not mount_point.startswith("/"):
         raise ValueError(f"FUSE mount point {mount_point!r} is not an absolute path")
     check_java_opts_value(mount_point, "FUSE mount point")
     parent = posixpath.dirname(posixpath.normpath(mount_point))
-    if parent == "/":
+    if parent in SHARED_HOST_DIRECTORIES:
         raise ValueError(
-            f"FUSE mount point {mount_point!r} sits directly below /: the chart mounts its parent directory "
-            "from the host with bidirectional propagation; put it below a directory (e.g. /mnt/alluxio-fuse)"
+            f"FUSE mount point {mount_point!r} sits directly below the shared host directory {parent}: the chart "
+            "bind-mounts the mount point's parent into the privileged FUSE pod with bidirectional propagation; "
+            f"put it below a directory of its own (e.g. {conventions.DEFAULT_FUSE_MOUNT_POINT})"
         )
     return parent
 

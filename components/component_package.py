@@ -31,6 +31,7 @@ from ack_alluxio_training.monitoring import AlluxioMonitoring
 from ack_alluxio_training.node_pool import GpuNodePool
 from ack_alluxio_training.settings import PROJECT
 from ack_alluxio_training.training_job import TrainingJob
+from ack_alluxio_training.training_namespace import TrainingNamespace
 
 PACKAGE_NAME: Final = PROJECT
 COMPONENTS: Final[list[type[pulumi.ComponentResource]]] = [
@@ -39,6 +40,7 @@ COMPONENTS: Final[list[type[pulumi.ComponentResource]]] = [
     AlluxioCache,
     AlluxioFuse,
     TrainingJob,
+    TrainingNamespace,
     AlluxioMonitoring,
 ]
 

@@ -37,8 +37,10 @@ DEFAULT_FUSE_NAMESPACE: Final = "alluxio"
 #: The extended resource GPU pods ask for (NVIDIA device plugin).
 GPU_RESOURCE: Final = "nvidia.com/gpu"
 
-#: Where the FUSE release mounts Alluxio on the host (``FuseSettings.mount_point``'s default).
-DEFAULT_FUSE_MOUNT_POINT: Final = "/mnt/alluxio-fuse"
+#: Where the FUSE release mounts Alluxio on the host (``FuseSettings.mount_point``'s default). Chart
+#: 0.6.53 bind-mounts the mount point's parent into the privileged FUSE pod with bidirectional
+#: propagation, so the parent is a directory of its own (``/mnt/alluxio``), never the host's ``/mnt``.
+DEFAULT_FUSE_MOUNT_POINT: Final = "/mnt/alluxio/fuse"
 
 #: Tag on clusters and node pools: the stack's environment ("prod"). The ``prod-safety-switches``
 #: policy treats a stack holding a resource tagged ``prod`` (this tag, or a plain ``environment`` /

@@ -42,3 +42,28 @@ def is_pinned_by_digest(reference: str) -> bool:
     """Whether the reference names an immutable image (``@sha256:...``)."""
     match = IMAGE_REFERENCE.fullmatch(reference)
     return bool(match and match.group("digest"))
+
+
+def tag_of(reference: str) -> str | None:
+    """The tag of a reference (None when it has none, which a registry reads as ``latest``)."""
+    match = IMAGE_REFERENCE.fullmatch(reference)
+    return match.group("tag") if match else None
+
+
+def floating(reference: str) -> bool:
+    """``:latest`` or untagged, and no digest: a different image after every push.
+
+    A tag is a name the registry owner can move; a digest names one image for good, so a retry, a
+    node replacement or a re-run pulls exactly what was reviewed.
+    """
+    return not is_pinned_by_digest(reference) and tag_of(reference) in (None, "latest")
+
+
+def image_pin_problem(reference: str, *, require_digest: bool) -> str | None:
+    """Why this image may not run where a digest is (or is not) required, or None."""
+    if require_digest and not is_pinned_by_digest(reference):
+        return (f"{reference!r} is not pinned by digest; production runs images as <name>@sha256:<digest> "
+                "(the digest `docker push` or `crane digest` prints)")
+    if floating(reference):
+        return f"{reference!r} floats (':latest' or no tag): pin it by digest (<name>@sha256:...) or a fixed tag"
+    return None

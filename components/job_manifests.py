@@ -31,8 +31,16 @@ others on ``/<name>``, so a job reads ``<mount point>`` for the first dataset an
 ``<mount point>/<name>`` for the others. The key prefix is part of the mounted UFS root and never
 appears in the path.
 
-Images: Horovod and OpenMPI images run as root (sshd, ``/root/.ssh`` for the launcher's keys), so
-these pods are not forced to non-root; only the small init container drops privilege escalation.
+Least privilege (SECURITY.md lists what remains and why):
+
+- Jobs run in their own namespace (``training``), never ``default``.
+- Every pod: seccomp ``RuntimeDefault``; no service-account token except the probe's.
+- Every container: no privilege escalation and every capability dropped. The one exception is
+  the MPIJob worker, whose sshd (the launcher reaches the ranks over ssh) keeps the few
+  capabilities it uses to accept a login: :data:`SSHD_CAPABILITIES`.
+- The init container that waits for FUSE runs as ``nobody`` on a read-only root file system.
+- Horovod and OpenMPI images run as root (sshd, ``/root/.ssh`` for the launcher's keys, ``mpirun
+  --allow-run-as-root``), so the training containers themselves are not forced to non-root.
 """
 
 from __future__ import annotations
@@ -68,7 +76,15 @@ PART_OF: Final = "ack-alluxio-training"
 DATA_DIR_ANNOTATION: Final = "ack-alluxio-training/data-dir"
 #: Training runs for hours: ``pulumi up`` must not wait for the Job to complete (its Job awaiter would).
 SKIP_AWAIT_ANNOTATION: Final = "pulumi.com/skipAwait"
-DEFAULT_NAMESPACE: Final = "default"
+#: Training jobs get a namespace of their own (never ``default``): its NetworkPolicies admit only
+#: the traffic between the pods of one job (components/network_policies.py).
+DEFAULT_NAMESPACE: Final = "training"
+#: Capabilities sshd needs to accept the launcher's login as root and start the rank (privilege
+#: separation chroots and switches ids; port 22 is privileged). Everything else is dropped.
+SSHD_CAPABILITIES: Final = ("AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "NET_BIND_SERVICE", "SETGID",
+                            "SETUID", "SYS_CHROOT")
+#: The init container's uid (``nobody``): it only lists the mount and checks a file exists.
+INIT_USER: Final = 65534
 
 #: tf_cnn_benchmarks inside the image, where the mpi-operator's tensorflow-benchmarks image keeps
 #: it (a clone of tensorflow/benchmarks). Images without it need ``jobs[].command``.
@@ -473,8 +489,22 @@ def _wait_for_fuse(spec: JobSpec) -> dict[str, Any]:
         "env": _env(spec, gpus=0),
         "resources": _resources(INIT_CPU, INIT_MEMORY),
         "volumeMounts": [m for m in _volume_mounts(spec, scripts=False) if m["name"] == FUSE_VOLUME],
-        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True},
+        "securityContext": {
+            **container_security_context(),
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "runAsUser": INIT_USER,
+            "runAsGroup": INIT_USER,
+        },
     }
+
+
+def container_security_context(added_capabilities: Sequence[str] = ()) -> dict[str, Any]:
+    """No privilege escalation, every capability dropped but the ones named."""
+    capabilities: dict[str, list[str]] = {"drop": ["ALL"]}
+    if added_capabilities:
+        capabilities["add"] = sorted(added_capabilities)
+    return {"allowPrivilegeEscalation": False, "capabilities": capabilities}
 
 
 def _container(
@@ -487,6 +517,7 @@ def _container(
     gpus: int,
     scripts: bool,
     ports: Sequence[dict[str, Any]] = (),
+    capabilities: Sequence[str] = (),
 ) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": name,
@@ -495,6 +526,7 @@ def _container(
         "env": _env(spec, gpus=gpus),
         "resources": _resources(cpu, memory, gpus),
         "volumeMounts": _volume_mounts(spec, scripts=scripts),
+        "securityContext": container_security_context(capabilities),
     }
     if ports:
         container["ports"] = [dict(p) for p in ports]
@@ -522,6 +554,7 @@ def _pod_template(
         "volumes": _volumes(spec, shm_size=shm_size, scripts=scripts),
         # Only the probe talks to the API server; no other training pod needs a token.
         "automountServiceAccountToken": service_account is not None,
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
     }
     if reads_data:
         pod["initContainers"] = [_wait_for_fuse(spec)]
@@ -552,11 +585,12 @@ def _run_policy(spec: JobSpec) -> dict[str, Any]:
 
 
 def _worker_template(spec: JobSpec, *, role: str, container: str, command: Sequence[str],
-                     ports: Sequence[dict[str, Any]] = (), restart_policy: str | None = None) -> dict[str, Any]:
+                     ports: Sequence[dict[str, Any]] = (), restart_policy: str | None = None,
+                     capabilities: Sequence[str] = ()) -> dict[str, Any]:
     scripts = scripts_needed(spec.backend, spec.mode)
     main = _container(
         spec, name=container, command=command, cpu=spec.cpu, memory=spec.memory,
-        gpus=spec.gpus_per_worker, scripts=scripts, ports=ports,
+        gpus=spec.gpus_per_worker, scripts=scripts, ports=ports, capabilities=capabilities,
     )
     return _pod_template(spec, role=role, containers=[main], shm_size=spec.shm_size, reads_data=True,
                          restart_policy=restart_policy)
@@ -602,7 +636,8 @@ def mpijob_manifest(spec: JobSpec) -> dict[str, Any]:
                     # In place: a restarted sshd keeps the pod (and the hostname in the hostfile).
                     "restartPolicy": "OnFailure",
                     "template": _worker_template(
-                        spec, role="worker", container="worker", command=["/usr/sbin/sshd", "-De"]
+                        spec, role="worker", container="worker", command=["/usr/sbin/sshd", "-De"],
+                        capabilities=SSHD_CAPABILITIES,
                     ),
                 },
             },
@@ -695,8 +730,11 @@ def trainjob_manifest(spec: JobSpec) -> dict[str, Any]:
     patch_pod = {
         "nodeSelector": pod["nodeSelector"],
         "tolerations": pod["tolerations"],
+        "securityContext": pod["securityContext"],
         "volumes": pod["volumes"],
-        "containers": [{"name": TRAINJOB_NODE, "volumeMounts": node["volumeMounts"]}],
+        "containers": [
+            {"name": TRAINJOB_NODE, "volumeMounts": node["volumeMounts"], "securityContext": node["securityContext"]}
+        ],
     }
     return {
         "apiVersion": BACKEND_KINDS["trainjob"][0],

@@ -15,6 +15,7 @@ import pulumi
 from ack_alluxio_training.alluxio_cache import AlluxioCache
 from ack_alluxio_training.alluxio_fuse import AlluxioFuse
 from ack_alluxio_training.dataset_bucket import DatasetBucket, dataset_bucket_args
+from ack_alluxio_training.job_manifests import DEFAULT_NAMESPACE as TRAINING_NAMESPACE
 from ack_alluxio_training.monitoring import AlluxioMonitoring
 from ack_alluxio_training.node_pool import GpuNodePool, gpu_node_pool_args
 from ack_alluxio_training.platform_args import (
@@ -25,6 +26,7 @@ from ack_alluxio_training.platform_args import (
 )
 from ack_alluxio_training.settings import PlatformSettings
 from ack_alluxio_training.training_job import TrainingJob
+from ack_alluxio_training.training_namespace import TrainingNamespace, TrainingNamespaceArgs
 
 TYPE_TOKEN = "ack-alluxio-training:index:TrainingPlatform"
 
@@ -36,6 +38,7 @@ class TrainingPlatform(pulumi.ComponentResource):
     buckets: dict[str, DatasetBucket]
     cache: AlluxioCache
     fuse: AlluxioFuse
+    training_namespace: TrainingNamespace
     jobs: dict[str, TrainingJob]
     monitoring: AlluxioMonitoring | None
 
@@ -62,10 +65,13 @@ class TrainingPlatform(pulumi.ComponentResource):
         ready: list[pulumi.Resource] = [self.fuse]
         if self.cache.warmup_job is not None:
             ready.append(self.cache.warmup_job)
+        self.training_namespace = TrainingNamespace(
+            f"{name}-jobs", TrainingNamespaceArgs(name=TRAINING_NAMESPACE), on_cluster
+        )
         self.jobs = {
             job.name: TrainingJob(
                 f"{name}-{job.name}",
-                training_job_args(settings, job, self.node_pool, self.fuse),
+                training_job_args(settings, job, self.node_pool, self.fuse, self.training_namespace.name),
                 pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=ready)),
             )
             for job in settings.jobs

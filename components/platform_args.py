@@ -210,11 +210,12 @@ def training_job_args(
     job: TrainingJobSettings,
     node_pool: GpuPlacement,
     fuse: FuseMount,
+    namespace: pulumi.Input[str] = job_manifests.DEFAULT_NAMESPACE,
 ) -> TrainingJobArgs:
     """Map one configured job onto TrainingJob args: settings plus the pool's placement and the mount."""
     values: dict[str, Any] = {
         **job_manifests.job_settings_values(settings, job),
-        "namespace": job_manifests.DEFAULT_NAMESPACE,
+        "namespace": namespace,
         "fuse_mount_point": fuse.mount_point,
         "node_selector": node_pool.node_selector,
         "tolerations": node_pool.tolerations,

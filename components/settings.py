@@ -30,7 +30,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from ack_alluxio_training import instance_types, node_images, tuning, versions
+from ack_alluxio_training import conventions, image_references, instance_types, node_images, tuning, versions
 from ack_alluxio_training.durations import DurationError, duration_seconds
 from ack_alluxio_training.host_paths import host_path_problem
 from ack_alluxio_training.image_references import image_reference_problem
@@ -636,7 +636,11 @@ class AlluxioSettings(_Model):
 class FuseSettings(_Model):
     """The Alluxio-FUSE release (rows 2, 3, 11)."""
 
-    mount_point: str = Field(default="/mnt/alluxio-fuse", description="Host path where FUSE mounts Alluxio.")
+    mount_point: str = Field(
+        default=conventions.DEFAULT_FUSE_MOUNT_POINT,
+        description="Host path where FUSE mounts Alluxio; its parent is bind-mounted into the FUSE pod, so it must "
+        "be a directory of its own (not /mnt, /var, ...).",
+    )
     entry_timeout_seconds: int = Field(
         default=7200, ge=1, le=TEN_YEARS_SECONDS, description="Row 2: kernel dentry cache TTL."
     )
@@ -699,9 +703,11 @@ class TrainingJobSettings(_Model):
     )
     image: str = Field(
         # The mpi-operator's benchmark image: Horovod + OpenMPI + tf_cnn_benchmarks, as the study ran.
-        # It is published only as :latest; pin it by digest (image@sha256:...) for repeatable runs.
+        # It is published only as :latest, with no digest this project can state, so it is the default
+        # for dev only: prod refuses any image not pinned by digest (image_references.py).
         default="mpioperator/tensorflow-benchmarks:latest",
-        description="Training image; the built-in benchmark needs tf_cnn_benchmarks in it. Pin by digest in prod.",
+        description="Training image; the built-in benchmark needs tf_cnn_benchmarks in it. prod requires "
+        "<name>@sha256:<digest>.",
     )
     command: list[str] | None = Field(
         default=None, min_length=1, max_length=256, description="Overrides the benchmark command."
@@ -1021,6 +1027,11 @@ class PlatformSettings(_Model):
                 "cluster.deletionProtection: false is refused in prod: a created prod cluster keeps deletion "
                 "protection (remove the key; it defaults to true)"
             )
+        for i, job in enumerate(self.jobs):
+            # Production runs training images pinned by digest only (image_references.py).
+            image_problem = image_references.image_pin_problem(job.image, require_digest=True)
+            if image_problem:
+                problems.append(f"jobs[{i}].image: {image_problem}")
         return problems
 
     @property

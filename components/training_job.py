@@ -24,7 +24,7 @@ from typing import Any, Required, TypedDict, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ack_alluxio_training import job_manifests, scheduling
+from ack_alluxio_training import job_manifests, network_policies, scheduling
 from ack_alluxio_training.cluster_access import children_options
 from ack_alluxio_training.job_scripts import script_sources
 from ack_alluxio_training.settings import FuseSettings, Resources, TrainingJobSettings
@@ -46,7 +46,7 @@ class TrainingJobArgs(TypedDict, total=False):
     mode: str
     """'train' (default) or 'probe' (mpijob/job only): synthetic vs real data, ratio to a ConfigMap."""
     namespace: pulumi.Input[str]
-    """Namespace of the job and its helper objects (default 'default')."""
+    """Namespace of the job and its helper objects (default 'training'; ``TrainingNamespace`` makes one)."""
     image: pulumi.Input[str]
     """Training image (default mpioperator/tensorflow-benchmarks:latest); the benchmark needs tf_cnn_benchmarks."""
     command: pulumi.Input[Sequence[str]]
@@ -78,7 +78,7 @@ class TrainingJobArgs(TypedDict, total=False):
     read_only: pulumi.Input[bool]
     """Mount the FUSE path read-only (default true, for read-only datasets)."""
     fuse_mount_point: pulumi.Input[str]
-    """Host path where Alluxio FUSE mounts the Alluxio root on every GPU node (default /mnt/alluxio-fuse)."""
+    """Host path where Alluxio FUSE mounts the Alluxio root on every GPU node (default /mnt/alluxio/fuse)."""
     node_selector: pulumi.Input[Mapping[str, str]]
     """nodeSelector of the GPU pool, put on every pod (default: the label GpuNodePool sets)."""
     tolerations: pulumi.Input[Sequence[Mapping[str, Any]]]
@@ -165,6 +165,17 @@ class TrainingJob(pulumi.ComponentResource):
         if mode == "probe":
             prerequisites += self._probe_access(name, spec, child)
             self.probe_result_config_map = job_name.apply(job_manifests.probe_result_config_map_name)
+
+        # Only this job's pods may talk to each other (ssh, NCCL); the namespace denies the rest.
+        network = spec.apply(
+            lambda s: network_policies.training_job_policy(s.namespace, s.job_name, reaches_api_server=mode == "probe")
+        )
+        prerequisites.append(
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-network", metadata=network.apply(_part("metadata")), spec=network.apply(_part("spec")),
+                opts=child,
+            )
+        )
 
         manifest = spec.apply(job_manifests.job_manifest)
         job_opts = pulumi.ResourceOptions.merge(

@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import yaml
 
-from ack_alluxio_training import versions
+from ack_alluxio_training import release_hardening, versions
 from ack_alluxio_training.offline.export import HELM_RELEASE_TYPE
 from ack_alluxio_training.offline.mock_engine import PlanResult, placeholder_secrets
 from ack_alluxio_training.offline.stack_config import PROJECT_ROOT
@@ -119,33 +119,55 @@ def render_release(
     return RenderedRelease(release=release, namespace=namespace, objects=tuple(objects))
 
 
-def planned_releases(result: PlanResult) -> list[tuple[str, str, str, dict[str, Any]]]:
-    """(release name, namespace, chart version, values) of every Helm release the plan registers."""
+@dataclass(frozen=True)
+class PlannedRelease:
+    """What a planned ``helm.v3.Release`` asks Helm for."""
+
+    name: str
+    namespace: str
+    chart_version: str
+    values: dict[str, Any]
+    postrender: str | None
+
+
+def post_renderer_of(release: PlannedRelease) -> PostRenderer | None:
+    """The post-renderer the release names, run in-process; a command we do not ship is refused."""
+    if not release.postrender:
+        return None
+    if release.postrender != release_hardening.POSTRENDER_COMMAND:
+        raise RenderUnavailableError(
+            f"release {release.name} post-renders with {release.postrender!r}, which the offline render cannot run"
+        )
+    return release_hardening.harden_stream
+
+
+def planned_releases(result: PlanResult) -> list[PlannedRelease]:
+    """Every Helm release the plan registers."""
     releases = []
     for resource in result.resources:
         if resource.type != HELM_RELEASE_TYPE:
             continue
         inputs = placeholder_secrets(resource.raw_inputs)
         releases.append(
-            (
-                str(inputs.get("name") or resource.name),
-                str(inputs.get("namespace") or "default"),
-                str(inputs.get("version") or versions.ALLUXIO_CHART_VERSION),
-                dict(inputs.get("values") or {}),
+            PlannedRelease(
+                name=str(inputs.get("name") or resource.name),
+                namespace=str(inputs.get("namespace") or "default"),
+                chart_version=str(inputs.get("version") or versions.ALLUXIO_CHART_VERSION),
+                values=dict(inputs.get("values") or {}),
+                postrender=inputs.get("postrender") or None,
             )
         )
     return releases
 
 
-def render_plan(
-    result: PlanResult, chart: Path | None = None, post_renderer: PostRenderer | None = None
-) -> list[RenderedRelease]:
-    """Every release of a plan, rendered (raises :class:`RenderUnavailableError` when it cannot be)."""
+def render_plan(result: PlanResult, chart: Path | None = None) -> list[RenderedRelease]:
+    """Every release of a plan, rendered and post-rendered as its Release says (raises
+    :class:`RenderUnavailableError` when it cannot be)."""
     location = chart_location(chart)
     return [
-        render_release(location, release=name, namespace=ns, values=values, chart_version=version,
-                       post_renderer=post_renderer)
-        for name, ns, version, values in planned_releases(result)
+        render_release(location, release=r.name, namespace=r.namespace, values=r.values,
+                       chart_version=r.chart_version, post_renderer=post_renderer_of(r))
+        for r in planned_releases(result)
     ]
 
 

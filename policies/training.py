@@ -238,7 +238,7 @@ TRAINING_FUSE_MOUNT = ResourceGuardrail(
     severity=Severity.HIGH,
     enforcement_level=EnforcementLevel.MANDATORY,
     remediation_steps=(
-        "Add volume {hostPath: {path: /mnt/alluxio-fuse, type: Directory}} and mount it read-only with "
+        "Add volume {hostPath: {path: /mnt/alluxio/fuse, type: Directory}} and mount it read-only with "
         "mountPropagation: HostToContainer in each trainer container."
     ),
     applies_to=is_training_type,

@@ -172,7 +172,8 @@ def test_fuse_too_small_for_the_metadata_cache_is_a_config_error() -> None:
 @pytest.mark.parametrize(
     ("fuse", "cache", "key"),
     [
-        ({"mountPoint": "/alluxio-fuse"}, {}, r"fuse\.mountPoint: .*directly below /"),
+        ({"mountPoint": "/alluxio-fuse"}, {}, r"fuse\.mountPoint: .*shared host directory /:"),
+        ({"mountPoint": "/mnt/alluxio-fuse"}, {}, r"fuse\.mountPoint: .*shared host directory /mnt:"),
         ({"mountPoint": "/mnt/alluxio fuse"}, {}, r"fuse\.mountPoint"),
         ({"extraMountOptions": ["fsname=alluxio data"]}, {}, r"fuse\.extraMountOptions"),
         ({}, {"hostPath": "/dev/shm/alluxio cache"}, r"cache\.hostPath"),

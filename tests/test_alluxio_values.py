@@ -18,10 +18,11 @@ import yaml
 
 from ack_alluxio_training import alluxio_property_keys as keys
 from ack_alluxio_training import alluxio_values as av
-from ack_alluxio_training import tuning, versions
+from ack_alluxio_training import conventions, tuning, versions
 from ack_alluxio_training.durations import duration_seconds
 from ack_alluxio_training.quantities import memory_bytes, whole_cpus_rounded_up
 from ack_alluxio_training.settings import PlatformSettings
+from tests.test_image_references import PINNED_IMAGE
 
 REFERENCE = Path("/work/shared/reference/alluxio")
 K8S_VERSION = ".".join(versions.ACK_KUBERNETES_VERSION.split(".")[:2]) + ".0"
@@ -105,6 +106,7 @@ PROD: dict[str, Any] = {
             "name": "resnet50-horovod",
             "backend": "mpijob",
             "dataset": "imagenet",
+            "image": PINNED_IMAGE,
             "workers": 4,
             "gpusPerWorker": 8,
             "resources": {"cpu": "32", "memory": "120Gi"},
@@ -454,15 +456,18 @@ def test_fuse_mount_point_also_reaches_the_configmap_key(settings: PlatformSetti
     assert fuse["mountPath"] == fuse["mountPoint"] == settings.fuse.mount_point
 
 
-def test_mount_point_directly_below_root_is_refused() -> None:
-    # The chart mounts dir(fuse.mountPoint) from the host, bidirectionally, at the same path.
-    assert av.fuse_mount_parent("/mnt/alluxio-fuse") == "/mnt"
+def test_mount_point_needs_a_parent_of_its_own() -> None:
+    # The chart mounts dir(fuse.mountPoint) from the host, bidirectionally, into the privileged pod.
+    assert av.fuse_mount_parent("/mnt/alluxio/fuse") == "/mnt/alluxio"
     assert av.fuse_mount_parent("/mnt/alluxio/fuse/") == "/mnt/alluxio"
-    for bad in ("/alluxio-fuse", "/alluxio/", "mnt/alluxio-fuse", "/mnt/alluxio fuse"):
+    assert av.fuse_mount_parent("/data/alluxio/fuse") == "/data/alluxio"
+    for bad in ("/alluxio-fuse", "/alluxio/", "mnt/alluxio-fuse", "/mnt/alluxio fuse", "/mnt/alluxio-fuse",
+                "/var/alluxio", "/tmp/fuse", "/var/lib/kubelet/fuse", "/dev/shm/fuse"):
         with pytest.raises(ValueError):
             av.fuse_mount_parent(bad)
+    assert av.fuse_mount_parent(conventions.DEFAULT_FUSE_MOUNT_POINT) not in av.SHARED_HOST_DIRECTORIES
     settings = settings_of(DEV)
-    with pytest.raises(ValueError, match="directly below /"):
+    with pytest.raises(ValueError, match="shared host directory /mnt"):
         av.fuse_release_values(
             alluxio_version="2.9.5",
             master_host="alluxio-master-0.alluxio.svc",
@@ -472,7 +477,7 @@ def test_mount_point_directly_below_root_is_refused() -> None:
             node_selector=NODE_SELECTOR,
             tolerations=TOLERATIONS,
             client_properties=av.client_properties(settings),
-            mount_point="/alluxio-fuse",
+            mount_point="/mnt/alluxio-fuse",
             mount_options=["allow_other"],
             libfuse_version=2,
             max_idle_threads=8,

@@ -222,3 +222,38 @@ def test_a_chart_of_another_version_is_refused(tmp_path: Path) -> None:
     chart = chart_render.chart_location()
     with pytest.raises(chart_render.RenderUnavailableError, match=r"the release asks for 9\.9\.9"):
         chart_render.render_release(chart, release="x", namespace="x", values={}, chart_version="9.9.9")
+
+
+def test_least_privilege_in_the_rendered_releases(
+    rendered: tuple[PlatformSettings, dict[str, list[dict[str, Any]]]],
+) -> None:
+    """The releases' post-renderer reached every pod: only the FUSE DaemonSet is privileged."""
+    settings, releases = rendered
+    privileged = []
+    for objects in releases.values():
+        for obj in (o for o in objects if o["kind"] in WORKLOAD_KINDS):
+            name = obj["metadata"]["name"]
+            pod = obj["spec"]["template"]["spec"]
+            assert pod["automountServiceAccountToken"] is False, name
+            for volume in pod.get("volumes") or []:
+                if (volume.get("hostPath") or {}).get("path") == settings.cache.host_path:
+                    # DirectoryOrCreate: the kubelet would create the tier directory root-owned.
+                    assert volume["hostPath"]["type"] == "Directory", name
+            if any((c.get("securityContext") or {}).get("privileged") for c in _containers(obj)):
+                privileged.append(name)
+                continue
+            assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+            assert pod["securityContext"]["runAsNonRoot"] is True, name
+            assert pod["securityContext"]["runAsUser"] == av.ALLUXIO_UID, name
+            for container in _containers(obj):
+                security = container["securityContext"]
+                assert security["allowPrivilegeEscalation"] is False, f"{name}/{container['name']}"
+                assert security["capabilities"]["drop"] == ["ALL"], f"{name}/{container['name']}"
+    assert privileged == ["alluxio-fuse-fuse"]
+    fuse = _one(releases[av.FUSE_RELEASE_NAME], "DaemonSet")
+    container = next(c for c in _containers(fuse) if c["name"] == "alluxio-fuse")
+    probe = " ".join(container["readinessProbe"]["exec"]["command"])
+    assert f" {settings.fuse.mount_point} fuse" in probe
+    mount_parent = next(v for v in fuse["spec"]["template"]["spec"]["volumes"] if v["name"] == "alluxio-fuse-mount")
+    assert mount_parent["hostPath"]["path"] == av.fuse_mount_parent(settings.fuse.mount_point)
+    assert mount_parent["hostPath"]["path"] not in av.SHARED_HOST_DIRECTORIES

@@ -29,9 +29,10 @@ from ack_alluxio_training.settings import (
     settings_from_config,
 )
 from tests.crd_schemas import crd_validator
+from tests.test_image_references import PINNED_IMAGE
 
 KUBERNETES_VERSION = "1.33"
-MOUNT_POINT = "/mnt/alluxio-fuse"
+MOUNT_POINT = "/mnt/alluxio/fuse"
 NODE_SELECTOR = {"ack-alluxio-training/role": "gpu-cache"}
 TOLERATIONS = [{"key": "ack-alluxio-training/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
 TORCH_COMMAND = ["torchrun", "/workspace/train.py", "--data-dir=$(DATA_DIR)"]
@@ -59,7 +60,7 @@ PROD_LIKE: dict[str, Any] = {
     "cache": {"quotaPerNode": "40Gi"},
     "alluxio": {},
     "fuse": {},
-    "job": {"resources": {"cpu": "32", "memory": "120Gi"}},  # the rest: the study's defaults
+    "job": {"resources": {"cpu": "32", "memory": "120Gi"}, "image": PINNED_IMAGE},  # the rest: the study's defaults
 }
 VARIANTS = {"dev": DEV_LIKE, "prod": PROD_LIKE}
 
@@ -128,6 +129,7 @@ def trainjob_node_template(spec: dict[str, Any]) -> dict[str, Any]:
     node.update(
         image=trainer["image"], command=trainer["command"], env=trainer["env"], resources=trainer["resourcesPerNode"]
     )
+    template["spec"].setdefault("containers", [node])
     return template
 
 
@@ -382,6 +384,29 @@ def test_only_the_probe_pod_gets_an_api_token(variant: str, backend: str, mode: 
         assert template["spec"].get("serviceAccountName") == account
 
 
+@pytest.mark.parametrize(("variant", "backend", "mode"), CASES, ids=CASE_IDS)
+def test_least_privilege_in_every_pod(variant: str, backend: str, mode: str) -> None:
+    spec, manifest = build(variant, backend, mode)
+    assert manifest["metadata"]["namespace"] == spec.namespace == jm.DEFAULT_NAMESPACE
+    assert spec.namespace != "default"
+    for role, template in pod_templates(manifest).items():
+        assert template["spec"]["securityContext"] == {"seccompProfile": {"type": "RuntimeDefault"}}, role
+        for container in all_containers(template):
+            security = container["securityContext"]
+            assert security["allowPrivilegeEscalation"] is False, (role, container["name"])
+            assert security["capabilities"]["drop"] == ["ALL"], (role, container["name"])
+            assert "privileged" not in security
+            added = security["capabilities"].get("add", [])
+            sshd = backend == "mpijob" and role == "Worker" and container["name"] == "worker"
+            assert added == (sorted(jm.SSHD_CAPABILITIES) if sshd else []), (role, container["name"])
+            assert "SYS_ADMIN" not in added and "NET_RAW" not in added
+        for init in template["spec"].get("initContainers", []):
+            assert init["securityContext"]["runAsNonRoot"] is True
+            assert init["securityContext"]["runAsUser"] == jm.INIT_USER
+            assert init["securityContext"]["runAsUser"] != 0
+            assert init["securityContext"]["readOnlyRootFilesystem"] is True
+
+
 # --- run policy ---------------------------------------------------------------------------------
 
 
@@ -529,8 +554,8 @@ def test_dataset_paths() -> None:
     names = ["imagenet", "coco"]
     assert jm.dataset_alluxio_path(names, "imagenet") == "/"
     assert jm.dataset_alluxio_path(names, "coco") == "/coco"
-    assert jm.data_dir("/mnt/alluxio-fuse", "/") == "/mnt/alluxio-fuse"
-    assert jm.data_dir("/mnt/alluxio-fuse/", "/coco") == "/mnt/alluxio-fuse/coco"
+    assert jm.data_dir("/mnt/alluxio/fuse", "/") == "/mnt/alluxio/fuse"
+    assert jm.data_dir("/mnt/alluxio/fuse/", "/coco") == "/mnt/alluxio/fuse/coco"
     with pytest.raises(ValueError, match="not one of the datasets"):
         jm.dataset_alluxio_path(names, "cifar")
 

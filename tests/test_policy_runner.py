@@ -279,7 +279,7 @@ def test_resources_recorded_by_the_mock_engine() -> None:
 _json = st.recursive(
     st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=12) | st.sampled_from(["hostPath", "true", "3500m", "-XX:ActiveProcessorCount=2", "CACHE",
-                                               UNKNOWN_VALUE, "alluxio", "Worker", "/mnt/alluxio-fuse"]),
+                                               UNKNOWN_VALUE, "alluxio", "Worker", "/mnt/alluxio/fuse"]),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
         st.sampled_from(["enabled", "properties", "jvmOptions", "resources", "limits", "requests", "cpu", "env",
                          "mountOptions", "args", "levels", "type", "quota", "template", "spec", "containers",

@@ -80,7 +80,7 @@ def test_config_map_data_holds_the_json_and_each_value() -> None:
 
 def test_the_real_run_is_the_same_command_pointed_at_the_data() -> None:
     command = ["mpirun", "-np", "32", "python3", "tf_cnn_benchmarks.py", "--model=resnet50"]
-    assert probe.real_data_command(command, "/mnt/alluxio-fuse") == [*command, "--data_dir=/mnt/alluxio-fuse"]
+    assert probe.real_data_command(command, "/mnt/alluxio/fuse") == [*command, "--data_dir=/mnt/alluxio/fuse"]
 
 
 # --- the whole probe ---------------------------------------------------------------------------
@@ -109,7 +109,7 @@ class FakeConfigMaps:
         self.written[name] = dict(data)
 
 
-ARGS = ["--data-dir", "/mnt/alluxio-fuse", "--result-configmap", "resnet50-probe-result", "--",
+ARGS = ["--data-dir", "/mnt/alluxio/fuse", "--result-configmap", "resnet50-probe-result", "--",
         "mpirun", "-np", "4", "python3", "tf_cnn_benchmarks.py"]
 
 
@@ -117,7 +117,7 @@ def test_probe_runs_synthetic_then_real_and_records_the_ratio(capsys: pytest.Cap
     benchmark = FakeBenchmark("total images/sec: 1000.00", "total images/sec: 967.00")
     config_maps = FakeConfigMaps()
     assert probe.main(ARGS, run=benchmark, write=config_maps) == 0
-    assert benchmark.commands == [ARGS[5:], [*ARGS[5:], "--data_dir=/mnt/alluxio-fuse"]]
+    assert benchmark.commands == [ARGS[5:], [*ARGS[5:], "--data_dir=/mnt/alluxio/fuse"]]
     last_line = capsys.readouterr().out.strip().splitlines()[-1]
     assert json.loads(last_line) == {"synthetic_images_per_sec": 1000.0, "real_images_per_sec": 967.0, "ratio": 0.967}
     assert json.loads(config_maps.written["resnet50-probe-result"]["result.json"]) == json.loads(last_line)

@@ -129,7 +129,7 @@ def test_children_use_the_callers_provider_and_wait_for_fuse(backend: str) -> No
     result = plan(settings_for("prod", backend, "probe"))
     provider, fuse_ready = result.named("cluster"), result.named("fuse-ready")
     kids = children(result)
-    assert len(kids) == 6  # scripts, result ConfigMap, ServiceAccount, Role, RoleBinding, the job
+    assert len(kids) == 7  # scripts, result ConfigMap, ServiceAccount, Role, RoleBinding, NetworkPolicy, the job
     for child in kids:
         assert child.provider.startswith(provider.urn), child.name
         assert fuse_ready.urn in child.dependencies, child.name
@@ -153,20 +153,26 @@ def test_probe_mode_brings_its_script_and_least_privilege_access() -> None:
     ]
     role_name, account_name = role["metadata"]["name"], account["metadata"]["name"]
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name}
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account_name, "namespace": "default"}]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account_name, "namespace": jm.DEFAULT_NAMESPACE}]
     job = job_resource(result, "mpijob")
     for prerequisite in children(result):
         if prerequisite is not job:
             assert prerequisite.urn in job.dependencies, prerequisite.name
     assert result.outputs["probeResult"] == jm.probe_result_config_map_name(name)
+    network = by_kind["NetworkPolicy"].inputs
+    assert network["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == name
+    assert {"protocol": "TCP", "port": 6443} in network["spec"]["egress"][-1]["ports"], "the probe patches via the API"
     launcher = job.inputs["spec"]["mpiReplicaSpecs"]["Launcher"]["template"]["spec"]
     assert launcher["serviceAccountName"] == account["metadata"]["name"]
 
 
 def test_train_mode_creates_only_what_the_job_uses() -> None:
-    assert [r.type for r in children(plan(settings_for("prod", "mpijob")))] == [JOB_TYPES["mpijob"]]
+    network = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+    assert sorted(r.type for r in children(plan(settings_for("prod", "mpijob")))) == [JOB_TYPES["mpijob"], network]
     tfjob = plan(settings_for("prod", "tfjob"))
-    assert sorted(r.type for r in children(tfjob)) == ["kubernetes:core/v1:ConfigMap", JOB_TYPES["tfjob"]]
+    assert sorted(r.type for r in children(tfjob)) == ["kubernetes:core/v1:ConfigMap", JOB_TYPES["tfjob"], network]
+    policy = next(r for r in children(tfjob) if r.type == network).inputs
+    assert len(policy["spec"]["egress"]) == 2, "only the probe reaches the API server"
     assert "probeResult" not in tfjob.outputs
 
 
