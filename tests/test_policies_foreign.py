@@ -146,3 +146,16 @@ def test_the_rendered_chart_with_default_values_is_read_like_the_fixture() -> No
         "DaemonSet 'alluxio-worker', container 'alluxio-worker' (worker)",
     }
     assert all("cpu request '1'" in m and "limit '4'" in m for m in cpu)
+
+
+def test_a_v4_chart_is_read_from_its_values_with_the_charts_defaults() -> None:
+    chart = {"urn": "urn:pulumi:prod::vision-team::kubernetes:helm.sh/v4:Chart::alluxio",
+             "type": "kubernetes:helm.sh/v4:Chart",
+             "inputs": {"chart": "oci://registry.example.com/charts/alluxio", "version": "0.6.53", "values": {}}}
+    cpu = _messages([chart], "alluxio-cpu-requests-limits")
+    assert any(m.startswith("Helm chart 'alluxio', worker: cpu request '1' (values.worker.resources.requests.cpu "
+                            "(chart 0.6.53 default))") for m in cpu)
+    tuned = copy.deepcopy(chart)
+    tuned["inputs"]["values"] = {name: {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "2"}}}
+                                 for name in ("master", "jobMaster", "worker", "jobWorker")}
+    assert _messages([tuned], "alluxio-cpu-requests-limits") == []
