@@ -149,7 +149,7 @@ def test_the_rendered_chart_with_default_values_is_read_like_the_fixture() -> No
 
 
 def test_a_v4_chart_is_read_from_its_values_with_the_charts_defaults() -> None:
-    chart = {"urn": "urn:pulumi:prod::vision-team::kubernetes:helm.sh/v4:Chart::alluxio",
+    chart: dict[str, Any] = {"urn": "urn:pulumi:prod::vision-team::kubernetes:helm.sh/v4:Chart::alluxio",
              "type": "kubernetes:helm.sh/v4:Chart",
              "inputs": {"chart": "oci://registry.example.com/charts/alluxio", "version": "0.6.53", "values": {}}}
     cpu = _messages([chart], "alluxio-cpu-requests-limits")
