@@ -11,6 +11,7 @@ class Row:
     """One mix at one size: the offline runner and the gRPC path side by side."""
 
     mix: str
+    size: int
     resources: int
     offline_s: float
     load_s: float

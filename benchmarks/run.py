@@ -114,7 +114,7 @@ def main() -> int:
                 offline = _child("offline", str(path), str(POLICY_CONFIG))
             finally:
                 path.unlink()
-            row = Row(mix, offline["resources"], offline["seconds"], offline["load_s"], offline["peak_mib"],
+            row = Row(mix, size, offline["resources"], offline["seconds"], offline["load_s"], offline["peak_mib"],
                       per_analyzed * offline["analyzed"], grpc["measured"], offline["analyzed"])
             rows.append(row)
             print(f"  {mix:>6} {size:>7,}: offline {row.offline_s:7.2f} s ({row.offline_us:4.0f} us/res, "
@@ -122,7 +122,7 @@ def main() -> int:
                   flush=True)
     markdown = table(rows)
     notes = flatness(rows)
-    slowest = max((r for r in rows if r.resources == 10_000), key=lambda r: r.offline_s, default=None)
+    slowest = max((r for r in rows if r.size == 10_000), key=lambda r: r.offline_s, default=None)
     print()
     print(markdown)
     for note in notes:

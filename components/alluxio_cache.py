@@ -119,7 +119,7 @@ class AlluxioCache(pulumi.ComponentResource):
         dataset_profiles = profiles(datasets)
         inputs.check_profiles(dataset_profiles, where + "datasets")
         tier_settings = inputs.cache_tier(args.get("tier"), where + "tier")
-        tier = inputs.values_tier(tier_settings)
+        tier = av.tier_of(tier_settings)
         host_path = tier_settings.host_path
         resources = inputs.cache_resources(args.get("resources"), where + "resources")
         release = inputs.alluxio_release(

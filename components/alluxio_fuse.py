@@ -111,7 +111,7 @@ def _fuse_values(args: AlluxioFuseArgs, where: str) -> dict[str, Any]:
         threads = inputs.fuse_threads(list(args.get("jobs", [])), gpus_per_node, where + "jobs")
     return {
         "fuse": fuse,
-        "tier": inputs.values_tier(tier_settings),
+        "tier": av.tier_of(tier_settings),
         "host_path": tier_settings.host_path,
         "client": client,
         "resources": resources,

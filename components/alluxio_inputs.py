@@ -64,16 +64,6 @@ def cache_tier(tier: CacheTierArgs | None, where: str) -> CacheSettings:
     return validated(CacheSettings, dict(tier or {}), where)
 
 
-def values_tier(tier: CacheSettings) -> av.CacheTier:
-    """The tier in the shape the Helm values functions take."""
-    return av.CacheTier(
-        medium=tier.medium,
-        quota=tier.quota_per_node,
-        high_watermark=tier.high_watermark,
-        low_watermark=tier.low_watermark,
-    )
-
-
 def check_profiles(datasets: Sequence[DatasetProfile], where: str) -> None:
     """At least one dataset, each with a positive size and file count and a readable change interval."""
     if not datasets:

@@ -40,7 +40,13 @@ from ack_alluxio_training.alluxio_args import ContainerResources as ContainerRes
 from ack_alluxio_training.alluxio_args import DatasetProfile
 from ack_alluxio_training.durations import duration_seconds
 from ack_alluxio_training.quantities import memory_bytes
-from ack_alluxio_training.settings import AlluxioClientSettings, DatasetSettings, PlatformSettings, Resources
+from ack_alluxio_training.settings import (
+    AlluxioClientSettings,
+    CacheSettings,
+    DatasetSettings,
+    PlatformSettings,
+    Resources,
+)
 
 #: Release names, also the charts' ``fullnameOverride``. The chart defaults that to ``alluxio``, so
 #: the FUSE release needs its own or both would render ``alluxio-config`` and clash.
@@ -277,15 +283,19 @@ def fuse_max_idle_threads_for(settings: PlatformSettings) -> int:
     return tuning.fuse_threads_for_jobs(jobs, settings.node_pool.gpus_per_node)
 
 
-def cache_tier(settings: PlatformSettings) -> CacheTier:
-    """The stack's tier settings in the shape the values functions take."""
-    cache = settings.cache
+def tier_of(cache: CacheSettings) -> CacheTier:
+    """Validated tier settings (``cache.*``, or a component's ``tier`` arg) in the values functions' shape."""
     return CacheTier(
         medium=cache.medium,
         quota=cache.quota_per_node,
         high_watermark=cache.high_watermark,
         low_watermark=cache.low_watermark,
     )
+
+
+def cache_tier(settings: PlatformSettings) -> CacheTier:
+    """The stack's tier settings in the shape the values functions take."""
+    return tier_of(settings.cache)
 
 
 def _resources(resources: Resources) -> ContainerResources:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ack_alluxio_training.offline.policy_runner import EngineResource, ExportError, resources_from_export
-from ack_alluxio_training.offline.policy_runner.resources import decode_export
+from ack_alluxio_training.offline.policy_runner.resources import read_export
 
 #: Largest export read (bytes). A real export of thousands of resources is tens of MB; a file far
 #: beyond this is not an export, and reading it whole would exhaust a CI runner's memory first.
@@ -36,16 +36,24 @@ def _refuse(path: str | Path, found: str) -> ExportError:
     return ExportError(f"{path}: {found}; {EXPECTED}")
 
 
-def read_text(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
-    """The file's text, refusing a directory, a file above ``max_bytes`` and text that is not UTF-8."""
+def _check_size(path: str | Path, max_bytes: int) -> None:
+    """Refuse a directory and a file above ``max_bytes``."""
     file = Path(path)
     if file.is_dir():
         raise _refuse(path, "is a directory")
     try:
         size = file.stat().st_size
-        if size > max_bytes:
-            raise _refuse(path, f"is {size / 2**20:.0f} MiB, above the {max_bytes / 2**20:.0f} MiB limit")
-        data = file.read_bytes()
+    except OSError as error:
+        raise ExportError(f"{path}: cannot read ({error.strerror or error})") from error
+    if size > max_bytes:
+        raise _refuse(path, f"is {size / 2**20:.0f} MiB, above the {max_bytes / 2**20:.0f} MiB limit")
+
+
+def read_text(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    """The file's text, refusing a directory, a file above ``max_bytes`` and text that is not UTF-8."""
+    _check_size(path, max_bytes)
+    try:
+        data = Path(path).read_bytes()
     except OSError as error:
         raise ExportError(f"{path}: cannot read ({error.strerror or error})") from error
     try:
@@ -135,14 +143,18 @@ def resources_of(
 
 def load_stack_export(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[EngineResource]:
     """Read and check a ``pulumi stack export`` file; :class:`ExportError` names what is wrong."""
-    text = read_text(path, max_bytes)
+    _check_size(path, max_bytes)
     resources: list[EngineResource] | None
     try:
-        # numbers as doubles, the collector paused, per-resource marker flags (see policy_runner.resources)
-        document, resources = decode_export(text)
+        # streamed, numbers as doubles, the collector paused, per-resource marker flags
+        # (see policy_runner.resources)
+        document, resources = read_export(path)
     except ExportError:  # not export-shaped: decoded plainly, so that the refusal can say what it is
-        document, resources = json.loads(text), None
+        document, resources = json.loads(read_text(path, max_bytes)), None
+    except UnicodeDecodeError as error:
+        raise _refuse(path, f"is not UTF-8 text (byte {error.start})") from error
+    except OSError as error:
+        raise ExportError(f"{path}: cannot read ({error.strerror or error})") from error
     except json.JSONDecodeError as error:
         raise _refuse(path, f"is not JSON ({error.msg} at line {error.lineno}, column {error.colno})") from error
-    del text
     return resources_of(document, path, resources)

@@ -38,8 +38,9 @@ from ack_alluxio_training.policies.alluxio_deployments import (
     alluxio_size_bytes,
     could_be_alluxio,
 )
+from ack_alluxio_training.policies.alluxio_manifests import is_workload_type, rendered_components
 from ack_alluxio_training.policies.chart_defaults import described
-from ack_alluxio_training.policies.guardrails import WHOLE_CORES_CONFIG, Guardrail, ResourceGuardrail
+from ack_alluxio_training.policies.guardrails import WHOLE_CORES_CONFIG, Guardrail, ResourceGuardrail, any_of
 from ack_alluxio_training.policies.inputs import as_flag, as_int, as_text, show
 from ack_alluxio_training.quantities import QuantityError, memory_bytes
 
@@ -505,6 +506,10 @@ NO_ACCESS_TIME_UPDATES = ResourceGuardrail(
 
 
 def _short_circuit(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for rendered in rendered_components(args.resource_type, args.props, args.name, args.opts.parent):
+        if rendered.name in (WORKER, FUSE) and not rendered.host_network:
+            report(f"{rendered.label}: {rendered.template.at('spec.hostNetwork')} is not true; worker and FUSE must "
+                   "both use the host network so the worker's hostname matches the client's", None)
     deployment = deployment_of(args)
     if deployment is None or not (deployment.runs(WORKER) or deployment.runs(FUSE)):
         return
@@ -548,7 +553,7 @@ SHORT_CIRCUIT_LOCAL = ResourceGuardrail(
         "tieredstore.levels[].type=hostPath, worker.hostNetwork=true and fuse.hostNetwork=true (Fluid: "
         "tieredstore volumeType hostPath, worker/fuse networkMode HostNetwork)."
     ),
-    applies_to=could_be_alluxio,
+    applies_to=any_of(could_be_alluxio, is_workload_type),
     validate=_short_circuit,
     rows=(10,),
     tags=("alluxio",),
@@ -644,10 +649,16 @@ ACTIVE_PROCESSOR_COUNT = ResourceGuardrail(
 
 
 def _cpu_resources(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    whole_cores = bool(args.get_config().get("wholeCores", True))
+    for rendered in rendered_components(args.resource_type, args.props, args.name, args.opts.parent):
+        request, limit = rendered.resource("requests", "cpu"), rendered.resource("limits", "cpu")
+        problem = tuning.cpu_guarantee_problem(request, limit, whole_cores)
+        if problem is not None:
+            report(f"{rendered.label}: cpu request {show(request)} ({rendered.origin('requests', 'cpu')}) and limit "
+                   f"{show(limit)} ({rendered.origin('limits', 'cpu')}): {problem}", None)
     deployment = deployment_of(args)
     if deployment is None:
         return
-    whole_cores = bool(args.get_config().get("wholeCores", True))
     for component in deployment.components.values():
         request = component.resource("requests", "cpu")
         limit = component.resource("limits", "cpu")
@@ -672,7 +683,7 @@ ALLUXIO_CPU_REQUESTS_LIMITS = ResourceGuardrail(
         "Set <component>.resources.requests.cpu equal to <component>.resources.limits.cpu, in whole cores, for every "
         "deployed component (our stacks: one cpu value per component, e.g. ack-alluxio-training:alluxio.master.cpu)."
     ),
-    applies_to=could_be_alluxio,
+    applies_to=any_of(could_be_alluxio, is_workload_type),
     validate=_cpu_resources,
     rows=(12,),
     config_schema=PolicyConfigSchema(properties={"wholeCores": WHOLE_CORES_CONFIG}),

@@ -98,3 +98,27 @@ def test_the_collector_is_restored_and_not_left_to_rescan(tmp_path: Path) -> Non
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("chunk", [7, 1000, 2**23])
+def test_streamed_files_read_like_the_whole_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    from ack_alluxio_training.offline.policy_runner import resources as reading
+
+    document = export("good-stack.json")
+    document["deployment"]["resources"][4].setdefault("inputs", {})["note"] = "naïve ünïcode across chunks"
+    path = _write(tmp_path, document)
+    monkeypatch.setattr(reading, "_CHUNK", chunk)
+    streamed_document, streamed = reading.read_export(path)
+    whole_document, whole = decode_export(path.read_text())
+    assert streamed_document == whole_document
+    assert [(r.urn, r.inputs, r.outputs, r.plain) for r in streamed] == [
+        (r.urn, r.inputs, r.outputs, r.plain) for r in whole]
+
+
+def test_a_broken_stream_is_a_json_error(tmp_path: Path) -> None:
+    from ack_alluxio_training.offline.policy_runner import ExportError
+
+    path = tmp_path / "broken.json"
+    path.write_text('{"deployment": {"resources": [{"urn": "a", "type": "t"}, {"urn": ')
+    with pytest.raises(ExportError, match="not valid JSON"):
+        load_export(path)

@@ -11,6 +11,7 @@ then hand their properties to the rules as they are, with no re-encoding.
 from __future__ import annotations
 
 import bisect
+import codecs
 import gc
 import json
 import re
@@ -183,16 +184,25 @@ def resources_from_export(document: Any, *, plain: bool = False) -> list[EngineR
 def load_export(path: str | Path) -> list[EngineResource]:
     """Read a ``pulumi stack export`` file (numbers as doubles, the collector paused meanwhile)."""
     try:
-        text = Path(path).read_text()
+        document, resources = read_export(path)
     except OSError as error:
         raise ExportError(f"{path}: cannot read ({error.strerror or error})") from error
-    try:
-        document, resources = decode_export(text)
+    except UnicodeDecodeError as error:
+        raise ExportError(f"{path}: not UTF-8 text (byte {error.start})") from error
     except json.JSONDecodeError as error:
         raise ExportError(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from error
     if not isinstance(document, (dict, list)):
         raise ExportError(f"{path}: not a stack export")
     return resources
+
+
+def read_export(path: str | Path) -> tuple[Any, list[EngineResource]]:
+    """An export file decoded as :func:`decode_export` decodes its text, streamed when laid out as
+    ``pulumi stack export`` writes it (see :func:`_stream_export`), else read whole."""
+    streamed = _stream_export(Path(path))
+    if streamed is not None:
+        return streamed
+    return decode_export(Path(path).read_text())
 
 
 def decode_export(text: str) -> tuple[Any, list[EngineResource]]:
@@ -290,6 +300,109 @@ def _split_resources(text: str) -> tuple[Any, list[tuple[Any, int, int]]] | None
     return document, items
 
 
+#: Text read at a time when streaming an export; resources are decoded as soon as they are complete.
+_CHUNK: Final = 8 * 2**20
+#: Text before the resources array beyond which the file is not laid out as an export is.
+_PREFIX_LIMIT: Final = 64 * 2**20
+
+
+def _holds_marker_between(text: str, start: int, end: int) -> bool:
+    if text.find(SIGNATURE_KEY, start, end) != -1:
+        return True
+    return any(match.group() in _SENTINELS for match in _QUOTED_UUID.finditer(text, start, end))
+
+
+class _Stream:
+    """A file's text read a chunk at a time, with what was consumed dropped."""
+
+    def __init__(self, file: Any) -> None:
+        self._file = file
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self.text = ""
+        self.ended = False
+
+    def more(self) -> bool:
+        """Read the next chunk; False at the end of the file."""
+        if self.ended:
+            return False
+        data = self._file.read(_CHUNK)
+        self.ended = not data
+        self.text += self._decoder.decode(data, final=self.ended)
+        return True
+
+    def skip_space(self, at: int) -> int:
+        """The position of the next non-blank character at or after ``at`` (reading as needed)."""
+        while True:
+            match = _SPACE.match(self.text, at)
+            at = match.end() if match else at
+            if at < len(self.text) or not self.more():
+                return at
+
+    def drop(self, at: int) -> int:
+        """Forget the text before ``at``; the same position in the shortened text."""
+        if at > _CHUNK:
+            self.text = self.text[at:]
+            return 0
+        return at
+
+
+def _stream_export(path: Path) -> tuple[Any, list[EngineResource]] | None:
+    """Decode an export file without holding its whole text: the resources one by one as they are
+    read, each flagged ``plain`` from its own text, then the rest of the document with a placeholder
+    for the array (checked to be ``deployment.resources``, as in :func:`_split_resources`).
+
+    None when the file is not laid out that way (the caller then reads it whole).
+    """
+    decode = DOUBLES_JSON.raw_decode
+    with path.open("rb") as file, collector_paused():
+        stream = _Stream(file)
+        key = -1
+        while key < 0:
+            key = stream.text.find('"resources"')
+            if key < 0 and (len(stream.text) > _PREFIX_LIMIT or not stream.more()):
+                return None
+        at = stream.skip_space(key + len('"resources"'))
+        if stream.text[at:at + 1] != ":":
+            return None
+        start = stream.skip_space(at + 1)
+        if stream.text[start:start + 1] != "[":
+            return None
+        prefix = stream.text[:start]
+        items: list[Any] = []
+        resources: list[EngineResource] = []
+        at = stream.skip_space(start + 1)
+        if stream.text[at:at + 1] != "]":
+            while True:
+                while True:
+                    try:
+                        item, end = decode(stream.text, at)
+                        break
+                    except json.JSONDecodeError:
+                        if not stream.more():
+                            raise
+                items.append(item)
+                if not (isinstance(item, Mapping) and item.get("delete")):
+                    plain = not _holds_marker_between(stream.text, at, end)
+                    resource = EngineResource.from_export(item, plain=plain)
+                    _share_equal_values(resource)  # at once: the copies never pile up
+                    resources.append(resource)
+                at = stream.drop(stream.skip_space(end))
+                if stream.text[at:at + 1] == ",":
+                    at = stream.skip_space(at + 1)
+                    continue
+                if stream.text[at:at + 1] != "]":
+                    return None
+                break
+        while stream.more():
+            pass
+        document = DOUBLES_JSON.decode(f'{prefix}"{_PLACEHOLDER}"{stream.text[at + 1:]}')
+        deployment = document.get("deployment") if isinstance(document, dict) else None
+        if not isinstance(deployment, dict) or deployment.get("resources") != _PLACEHOLDER:
+            return None
+        deployment["resources"] = items
+        return document, resources
+
+
 def _sharing_equal_values(resources: list[EngineResource]) -> list[EngineResource]:
     """Outputs that repeat an input (most do: the engine echoes inputs) share the input's object.
 
@@ -297,14 +410,18 @@ def _sharing_equal_values(resources: list[EngineResource]) -> list[EngineResourc
     interchangeable for every reader.
     """
     for resource in resources:
-        inputs, outputs = resource.inputs, resource.outputs
-        if not (inputs and outputs and isinstance(outputs, dict)):
-            continue
-        for key, value in outputs.items():
-            same = inputs.get(key, _ABSENT)
-            if same is not _ABSENT and same is not value and same == value:
-                outputs[key] = same
+        _share_equal_values(resource)
     return resources
+
+
+def _share_equal_values(resource: EngineResource) -> None:
+    inputs, outputs = resource.inputs, resource.outputs
+    if not (inputs and outputs and isinstance(outputs, dict)):
+        return
+    for key, value in outputs.items():
+        same = inputs.get(key, _ABSENT)
+        if same is not _ABSENT and same is not value and same == value:
+            outputs[key] = same
 
 
 _ABSENT: Final = object()
