@@ -16,7 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_alicloud import cs
 
-from ack_alluxio_training import node_images, scheduling, tuning, versions
+from ack_alluxio_training import instance_lookup, node_images, scheduling, tuning, versions
 from ack_alluxio_training.conventions import ENVIRONMENT_TAG, GPUS_PER_NODE_TAG, KERNEL_VERSION_TAG, REGION_TAG
 from ack_alluxio_training.quantities import memory_bytes
 from ack_alluxio_training.settings import (
@@ -123,6 +123,12 @@ class GpuNodePoolArgs(TypedDict, total=False):
     """Region of the cluster; tagged on it and the nodes so policies can match it with the buckets'."""
     gpus_per_node: pulumi.Input[int]
     """GPUs on each node of these instance types; tagged so policies can size FUSE threads per node (row 3)."""
+    cpu_per_node: pulumi.Input[int]
+    """Least vCPUs of a node of these types (checked by the deploy-time lookup)."""
+    memory_gib_per_node: pulumi.Input[int]
+    """Least memory of a node of these types in GiB (checked by the deploy-time lookup)."""
+    confirm_instance_types: bool
+    """Confirm each type's GPUs, vCPUs and memory with alicloud.ecs.getInstanceTypes before creating the pool."""
     environment: pulumi.Input[str]
     """The stack's environment (``prod``...), tagged so the pack's prod-safety-switches knows production."""
 
@@ -331,7 +337,7 @@ class GpuNodePool(pulumi.ComponentResource):
             f"{name}-pool",
             cluster_id=self.cluster_id,
             node_pool_name=args["node_pool_name"],
-            instance_types=args["instance_types"],
+            instance_types=self._instance_types(args),
             image_type=image_type,
             image_id=args.get("image_id"),
             vswitch_ids=vswitch_ids,
@@ -354,6 +360,19 @@ class GpuNodePool(pulumi.ComponentResource):
             ),
             **_scaling(args),
             opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
+    def _instance_types(self, args: GpuNodePoolArgs) -> pulumi.Input[Sequence[pulumi.Input[str]]]:
+        """The types as given, or (with confirm_instance_types) once the cloud confirmed their shape."""
+        if not args.get("confirm_instance_types") or "gpus_per_node" not in args:
+            return args["instance_types"]
+        return instance_lookup.confirmed_instance_types(
+            args["instance_types"],
+            args["gpus_per_node"],
+            args.get("cpu_per_node", 0),
+            args.get("memory_gib_per_node", 0),
+            parent=self,
         )
 
 
@@ -421,6 +440,9 @@ def gpu_node_pool_args(settings: PlatformSettings) -> GpuNodePoolArgs:
         cache_host_path=settings.cache.host_path,
         region=settings.region,
         gpus_per_node=pool.gpus_per_node,
+        cpu_per_node=pool.cpu_per_node,
+        memory_gib_per_node=pool.memory_gib_per_node,
+        confirm_instance_types=pool.confirm_instance_types,
         environment=str(settings.environment),
     )
     if pool.image_id:

@@ -30,7 +30,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from ack_alluxio_training import conventions, image_references, node_images, tuning, versions
+from ack_alluxio_training import conventions, image_references, instance_types, node_images, tuning, versions
 from ack_alluxio_training.durations import DurationError, duration_seconds
 from ack_alluxio_training.host_paths import host_path_problem
 from ack_alluxio_training.image_references import image_reference_problem
@@ -288,9 +288,38 @@ class NodePoolSettings(_Model):
         max_length=10,
         description="GPU instance types in order of preference (ECS gn/ebmgn/sgn/vgn families).",
     )
-    gpus_per_node: int = Field(default=8, ge=1, le=16, description="GPUs on each node of these types.")
-    cpu_per_node: int = Field(default=64, ge=2, le=1024, description="vCPUs on each node (no invoke looks them up).")
-    memory_gib_per_node: int = Field(default=256, ge=4, le=16384, description="Memory of each node in GiB.")
+    gpus_per_node: int = Field(
+        default=8,
+        ge=1,
+        le=16,
+        description="GPUs on each node; taken from the instance types (built-in table) when unset, checked when set.",
+    )
+    cpu_per_node: int = Field(
+        default=64,
+        ge=2,
+        le=1024,
+        description="vCPUs on each node (the least of the types); from the table when unset, checked when set.",
+    )
+    memory_gib_per_node: int = Field(
+        default=256,
+        ge=4,
+        le=16384,
+        description="Memory of each node in GiB (the least of the types); from the table when unset, checked when set.",
+    )
+    custom_instance_types: bool = Field(
+        default=False,
+        description=(
+            "true for instance types the built-in table does not know: gpusPerNode, cpuPerNode and memoryGibPerNode "
+            "must then be given (the deploy-time lookup still confirms them)."
+        ),
+    )
+    confirm_instance_types: bool = Field(
+        default=True,
+        description=(
+            "At deploy time, look the instance types up with alicloud.ecs.getInstanceTypes and fail when one is not "
+            "offered or its GPUs, vCPUs or memory differ from these numbers."
+        ),
+    )
     desired_size: int = Field(default=4, ge=0, le=MAX_NODES, description="Nodes when autoscaling is off.")
     autoscaling: AutoscalingSettings = Field(default_factory=AutoscalingSettings)
     image_type: str = Field(
@@ -317,6 +346,71 @@ class NodePoolSettings(_Model):
         default=None, description="Pins the NVIDIA driver with ACK's ack.aliyun.com/nvidia-driver-version label."
     )
     key_name: str | None = Field(default=None, description="ECS key pair for node login.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape_from_table(cls, data: Any) -> Any:
+        """Fill unset per-node numbers from the instance table (checked against it afterwards)."""
+        if not isinstance(data, dict):
+            return data
+        types = data.get("instanceTypes", data.get("instance_types", cls.model_fields["instance_types"].get_default(
+            call_default_factory=True
+        )))
+        custom = data.get("customInstanceTypes", data.get("custom_instance_types", False))
+        if custom is True or not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+            return data
+        shape, _ = instance_types.pool_shape(types)
+        if shape is None:
+            return data
+        filled = dict(data)
+        for alias, name, value in (
+            ("gpusPerNode", "gpus_per_node", shape.gpus),
+            ("cpuPerNode", "cpu_per_node", shape.vcpus),
+            ("memoryGibPerNode", "memory_gib_per_node", shape.memory_gib),
+        ):
+            if alias not in data and name not in data:
+                filled[alias] = value
+        return filled
+
+    @model_validator(mode="after")
+    def _shape_matches_the_instance_types(self) -> NodePoolSettings:
+        problem = self._instance_shape_problem()
+        if problem:
+            raise ValueError(f"instanceTypes: {problem}")
+        return self
+
+    def _instance_shape_problem(self) -> str | None:
+        declared = {"gpusPerNode": self.gpus_per_node, "cpuPerNode": self.cpu_per_node,
+                    "memoryGibPerNode": self.memory_gib_per_node}
+        if self.custom_instance_types:
+            missing = [key for key, name in (("gpusPerNode", "gpus_per_node"), ("cpuPerNode", "cpu_per_node"),
+                                             ("memoryGibPerNode", "memory_gib_per_node"))
+                       if name not in self.model_fields_set]
+            if missing:
+                return f"customInstanceTypes is true, so give the nodes' shape: set {', '.join(missing)}"
+            return None
+        unknown = [t for t in self.instance_types if instance_types.shape_of(t) is None]
+        if unknown:
+            suggestions = [n for t in unknown for n in instance_types.types_of_family(instance_types.family_of(t))]
+            hint = f"; known types of that family: {', '.join(suggestions)}" if suggestions else ""
+            families = ", ".join(instance_types.known_families())
+            return (
+                f"{', '.join(unknown)} is not in the instance table (families {families}){hint}; for another type "
+                "set customInstanceTypes: true with gpusPerNode, cpuPerNode and memoryGibPerNode"
+            )
+        shape, problem = instance_types.pool_shape(list(self.instance_types))
+        if problem or shape is None:
+            return problem
+        actual = {"gpusPerNode": shape.gpus, "cpuPerNode": shape.vcpus, "memoryGibPerNode": shape.memory_gib}
+        wrong = [f"{key} {value} (the type has {actual[key]})" for key, value in declared.items()
+                 if value != actual[key]]
+        if not wrong:
+            return None
+        types = "; ".join(f"{t} has {instance_types.INSTANCE_SHAPES[t].describe()}" for t in self.instance_types)
+        return (
+            f"{types}, but the stack declares {', '.join(wrong)}; remove those keys to take them from the instance "
+            "type, or choose a type of the shape the jobs need"
+        )
 
     @field_validator("instance_types")
     @classmethod

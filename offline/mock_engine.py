@@ -27,6 +27,7 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from ack_alluxio_training import instance_lookup, instance_types
 from ack_alluxio_training.offline.canonical_order import dependency_order, sorted_keys
 from ack_alluxio_training.offline.stack_config import PROJECT_ROOT, StackConfig
 from ack_alluxio_training.settings import PROJECT
@@ -243,7 +244,24 @@ class PlatformMocks(pulumi.runtime.Mocks):
                 "kubeConfig": MOCK_KUBECONFIG,
                 "certificateAuthority": {},
             }, []
+        if args.token == instance_lookup.INVOKE_TOKEN:
+            return _instance_types_answer(str(args.args.get("instanceType") or "")), []
         return {}, []
+
+
+def _instance_types_answer(instance_type: str) -> dict[str, Any]:
+    """``getInstanceTypes`` answered from the built-in table (no row: the type is not offered)."""
+    shape = instance_types.shape_of(instance_type)
+    if shape is None:
+        return {"id": "offline", "ids": [], "instanceTypes": []}
+    offered = {
+        "id": instance_type,
+        "family": f"ecs.{instance_types.family_of(instance_type)}",
+        "cpuCoreCount": shape.vcpus,
+        "memorySize": shape.memory_gib,
+        "gpus": [{"amount": str(shape.gpus), "category": shape.gpu_model}],
+    }
+    return {"id": "offline", "ids": [instance_type], "instanceTypes": [offered]}
 
 
 def secret_output_names(raw_inputs: dict[str, Any], additional_secret_outputs: Iterable[str]) -> set[str]:
@@ -378,19 +396,22 @@ def run_program(
     preview: bool = False,
     project: str = PROJECT,
     directory: Path = PROJECT_ROOT,
+    mocks: pulumi.runtime.Mocks | None = None,
 ) -> PlanResult:
     """Run a program (the project's ``__main__.py`` by default) under the mock engine.
 
     ``project`` and ``directory`` are the program's project name and folder (a consumer's program:
     ``ack_alluxio_training.offline.program``); the folder is first on ``sys.path`` while it runs.
     Exceptions from the program (a :class:`~ack_alluxio_training.settings.SettingsError` first of all)
-    propagate unchanged, after the runtime has been cleaned up.
+    propagate unchanged, after the runtime has been cleaned up. ``mocks`` replaces the provider
+    stand-ins (tests answering an invoke otherwise than :class:`PlatformMocks`).
     """
     _reset_runtime()
     asyncio.set_event_loop(asyncio.new_event_loop())
     set_all_config(dict(config.values), sorted(config.secret_keys))
-    monitor = RecordingMonitor(PlatformMocks())
-    pulumi.runtime.set_mocks(PlatformMocks(), project=project, stack=config.stack, preview=preview, monitor=monitor)
+    providers = mocks or PlatformMocks()
+    monitor = RecordingMonitor(providers)
+    pulumi.runtime.set_mocks(providers, project=project, stack=config.stack, preview=preview, monitor=monitor)
     run = program or (lambda: runpy.run_path(str(PROGRAM), run_name="__main__") and None)
     outputs: dict[str, Any] = {}
 

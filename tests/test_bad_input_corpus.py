@@ -153,6 +153,11 @@ CORPUS: list[tuple[str, Callable[[Path], bytes], str]] = [
     ("chart version ../../x", changed("prod", "alluxio", ["chartVersion"], "../../x"), "alluxio.chartVersion"),
     ("duplicate YAML key", raw(prod_text() + "  ack-alluxio-training:region: cn-hangzhou\n"), "duplicate key"),
     ("unknown key", changed("prod", "nodePool", ["gpusPerNodes"], 8), "did you mean 'gpusPerNode'"),
+    # --- issue 12: node shapes from the instance table ---
+    ("prod on a 1-GPU instance type", changed("prod", "nodePool", ["instanceTypes"], ["ecs.gn7i-c32g1.8xlarge"]),
+     "nodePool.instanceTypes: ecs.gn7i-c32g1.8xlarge has 1 x NVIDIA A10 (24 GB), 32 vCPUs, 188 GiB"),
+    ("an instance type nobody knows", changed("prod", "nodePool", ["instanceTypes"], ["ecs.gn6v-c8g1.99xlarge"]),
+     "nodePool.instanceTypes"),
 ]
 
 

@@ -16,10 +16,10 @@ settings = PlatformSettings.model_validate(
         "cluster": {"mode": "adopt", "clusterId": "c9f8e7d6c5b4a39281706f5e4d3c2b1a0"},
         "nodePool": {
             "name": "a10-pool",
-            "instanceTypes": ["ecs.gn7i-c32g1.32xlarge"],  # 4 x A10, 128 vCPU, 376 GiB
+            "instanceTypes": ["ecs.gn7i-c32g1.32xlarge"],  # 4 x A10, 128 vCPU, 752 GiB (checked against the table)
             "gpusPerNode": 4,
             "cpuPerNode": 128,
-            "memoryGibPerNode": 376,
+            "memoryGibPerNode": 752,
             "desiredSize": 2,
             "vswitchIds": ["vsw-research0000000000001"],
         },
