@@ -185,6 +185,8 @@ class JobSpec:
     tolerations: tuple[Mapping[str, Any], ...] = ()
     #: Where the probe also pushes its result for Prometheus (``monitoring.probePushgatewayUrl``).
     probe_pushgateway_url: str | None = None
+    #: Port the training processes serve Prometheus metrics on (``monitoring.trainingMetricsPort``).
+    metrics_port: int | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -225,7 +227,7 @@ class JobSpec:
         if "node_selector" in data:
             data["node_selector"] = dict(data["node_selector"])
         for name in ("workers", "gpus_per_worker", "reader_threads", "batch_size", "num_batches",
-                     "backoff_limit", "ttl_seconds_after_finished"):
+                     "backoff_limit", "ttl_seconds_after_finished", "metrics_port"):
             if name in data:
                 data[name] = int(data[name])
         return cls(**data)
@@ -269,6 +271,7 @@ def job_settings_values(settings: PlatformSettings, job: TrainingJobSettings) ->
         "dataset_path": dataset_alluxio_path([d.name for d in settings.datasets], job.dataset),
         "read_only": dataset.read_only,
         "probe_pushgateway_url": settings.monitoring.probe_pushgateway_url if job.mode == "probe" else None,
+        "metrics_port": settings.monitoring.training_metrics_port,
     }
 
 

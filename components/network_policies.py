@@ -13,7 +13,9 @@ opens what a pod needs:
 - Training pods: all ports between the pods of one job (ssh for the MPI launcher, NCCL and gloo
   pick ports at random) and DNS. The data never crosses the pod network: it is read from the FUSE
   mount through a hostPath. A probe pod also reaches the API server (it patches its result
-  ConfigMap), on the ports an API server listens on.
+  ConfigMap), on the ports an API server listens on, and the Pushgateway's port when it pushes its
+  result there; with a training metrics port, Prometheus may reach that one port (from wherever it
+  runs: the policy names the port, not the scraper).
 
 What NetworkPolicy does not govern: pods with ``hostNetwork: true`` (the Alluxio workers and the
 FUSE DaemonSet) use the node's network namespace, so no NetworkPolicy selects or isolates them;
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 MASTER_PORTS: Final = (19998, 19999, 20001, 20002)
 MASTER_RPC_PORTS: Final = (19998, 20001)
@@ -102,19 +105,40 @@ def alluxio_namespace_policies(namespace: object) -> list[dict[str, Any]]:
     return [default_deny(namespace), alluxio_master_policy(namespace), alluxio_cli_jobs_policy(namespace)]
 
 
-def training_job_policy(namespace: object, job_name: str, *, reaches_api_server: bool) -> dict[str, Any]:
-    """The pods of one job talk to each other on any port, and resolve names; a probe may call the API."""
+def url_port(url: str) -> int:
+    """The TCP port an http(s) URL connects to (its own, else the scheme's)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http(s) URL")
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def training_job_policy(
+    namespace: object,
+    job_name: str,
+    *,
+    reaches_api_server: bool,
+    pushgateway_url: str | None = None,
+    metrics_port: int | None = None,
+) -> dict[str, Any]:
+    """The pods of one job talk to each other on any port, and resolve names; a probe may call the API
+    (and push to its Pushgateway); Prometheus may scrape the training metrics port."""
     same_job = [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": job_name, **PART_OF_LABELS}}}]
     egress: list[dict[str, Any]] = [{"to": same_job}, _dns()]
     if reaches_api_server:
         egress.append({"ports": _ports(API_SERVER_PORTS)})
+    if pushgateway_url:
+        egress.append({"ports": _ports([url_port(pushgateway_url)])})
+    ingress: list[dict[str, Any]] = [{"from": same_job}]
+    if metrics_port:
+        ingress.append({"ports": _ports([metrics_port])})
     return _policy(
         f"{job_name}-pods",
         namespace,
         {
             "podSelector": {"matchLabels": {"app.kubernetes.io/name": job_name, **PART_OF_LABELS}},
             "policyTypes": ["Ingress", "Egress"],
-            "ingress": [{"from": same_job}],
+            "ingress": ingress,
             "egress": egress,
         },
     )

@@ -87,6 +87,8 @@ class TrainingJobArgs(TypedDict, total=False):
     """Kubeconfig of an existing cluster; without it the caller's (or the default) Kubernetes provider is used."""
     probe_pushgateway_url: pulumi.Input[str]
     """Probe mode: a Pushgateway the probe also pushes its result to, for Prometheus."""
+    metrics_port: pulumi.Input[int]
+    """Port the training processes serve Prometheus metrics on; the job's NetworkPolicy admits scrapes there."""
 
 
 #: Args that are not JobSpec fields.
@@ -168,7 +170,10 @@ class TrainingJob(pulumi.ComponentResource):
 
         # Only this job's pods may talk to each other (ssh, NCCL); the namespace denies the rest.
         network = spec.apply(
-            lambda s: network_policies.training_job_policy(s.namespace, s.job_name, reaches_api_server=mode == "probe")
+            lambda s: network_policies.training_job_policy(
+                s.namespace, s.job_name, reaches_api_server=mode == "probe",
+                pushgateway_url=s.probe_pushgateway_url, metrics_port=s.metrics_port,
+            )
         )
         prerequisites.append(
             k8s.networking.v1.NetworkPolicy(

@@ -38,7 +38,13 @@ from ack_alluxio_training.policies.alluxio_deployments import (
     alluxio_size_bytes,
     could_be_alluxio,
 )
-from ack_alluxio_training.policies.alluxio_manifests import is_workload_type, rendered_components
+from ack_alluxio_training.policies.alluxio_manifests import (
+    is_config_map,
+    is_workload_type,
+    rendered_by_v4_chart,
+    rendered_client_configuration,
+    rendered_components,
+)
 from ack_alluxio_training.policies.chart_defaults import described
 from ack_alluxio_training.policies.guardrails import WHOLE_CORES_CONFIG, Guardrail, ResourceGuardrail, any_of
 from ack_alluxio_training.policies.inputs import as_flag, as_int, as_text, show
@@ -55,6 +61,13 @@ def jvm_size_bytes(text: str) -> int | None:
     if match is None:
         return None
     return int(match.group(1)) * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}[match.group(2).lower()]
+
+
+def rendered_configuration_of(args: ResourceValidationArgs) -> AlluxioDeployment | None:
+    """The client settings of a rendered Alluxio ConfigMap (not a v4 Chart's child: its values are read)."""
+    if rendered_by_v4_chart(args.opts.parent):
+        return None
+    return rendered_client_configuration(args.resource_type, args.props, args.name)
 
 
 def deployment_of(args: ResourceValidationArgs) -> AlluxioDeployment | None:
@@ -157,7 +170,7 @@ def client_checks(
     """A validation that runs ``check`` on every client process of an Alluxio deployment."""
 
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        deployment = deployment_of(args)
+        deployment = deployment_of(args) or rendered_configuration_of(args)
         if deployment is None:
             return
         config = args.get_config()
@@ -173,6 +186,8 @@ def client_checks(
     return validate
 
 
+#: What the client rules read: deployments, and the java opts of a rendered chart's ConfigMap.
+CLIENT_TYPES: Final = any_of(could_be_alluxio, is_config_map)
 #: How a finding names the client process it is about (rows 4-9).
 CLIENT_ROLES: Final = {FUSE: "the FUSE client", "jobWorker": "the job workers, which load the cache as clients"}
 #: Where rows 4-9 must be set, for remediation texts.
@@ -225,7 +240,7 @@ UFS_READ_AVOIDS_EVICTION = ResourceGuardrail(
         f"{tuning.KEY_AVOID_EVICTION_RESERVED_BYTES} to an Alluxio size above 0 (e.g. 512MB) {CLIENT_RELEASES}; "
         "stacks of this project: ack-alluxio-training:alluxio.client.avoidEvictionReserved."
     ),
-    applies_to=could_be_alluxio,
+    applies_to=CLIENT_TYPES,
     validate=client_checks(_eviction_problems),
     remediate=property_remediation(_eviction_fix),
     rows=(4,),
@@ -264,7 +279,7 @@ NO_PASSIVE_CACHE = ResourceGuardrail(
     severity=Severity.MEDIUM,
     enforcement_level=EnforcementLevel.MANDATORY,
     remediation_steps=f"Set {tuning.KEY_PASSIVE_CACHE}=false {CLIENT_RELEASES}.",
-    applies_to=could_be_alluxio,
+    applies_to=CLIENT_TYPES,
     validate=client_checks(_passive_problems),
     remediate=property_remediation(_passive_fix),
     rows=(5,),
@@ -297,7 +312,7 @@ READ_TYPE_CACHE = ResourceGuardrail(
     severity=Severity.MEDIUM,
     enforcement_level=EnforcementLevel.MANDATORY,
     remediation_steps=f"Set {tuning.KEY_READ_TYPE}=CACHE {CLIENT_RELEASES}.",
-    applies_to=could_be_alluxio,
+    applies_to=CLIENT_TYPES,
     validate=client_checks(_read_type_problems),
     remediate=property_remediation(_read_type_fix),
     rows=(6,),
@@ -389,7 +404,7 @@ CLIENT_METADATA_CACHE = ResourceGuardrail(
         f"{tuning.KEY_METADATA_CACHE_EXPIRATION}=<shortest change interval, e.g. 24h> {CLIENT_RELEASES}; give the "
         "FUSE JVM -Xmx of at least max.size x 4 KB."
     ),
-    applies_to=could_be_alluxio,
+    applies_to=CLIENT_TYPES,
     validate=client_checks(_metadata_problems),
     remediate=property_remediation(_metadata_fix),
     rows=(7,),
@@ -442,7 +457,7 @@ WORKER_LIST_REFRESH = ResourceGuardrail(
         f"Set {tuning.KEY_WORKER_LIST_REFRESH} to more than 2min (e.g. 10min) {CLIENT_RELEASES}; stacks of this "
         "project: ack-alluxio-training:alluxio.client.workerListRefreshInterval."
     ),
-    applies_to=could_be_alluxio,
+    applies_to=CLIENT_TYPES,
     validate=client_checks(_refresh_problems),
     remediate=property_remediation(_refresh_fix),
     rows=(8,),
@@ -494,7 +509,7 @@ NO_ACCESS_TIME_UPDATES = ResourceGuardrail(
         f"Set {tuning.KEY_ACCESS_TIME_UPDATES_DISABLED}=true and {tuning.KEY_METADATA_CACHE_ENABLED}=true "
         f"{CLIENT_RELEASES}."
     ),
-    applies_to=could_be_alluxio,
+    applies_to=CLIENT_TYPES,
     validate=client_checks(_access_time_problems),
     remediate=property_remediation(_access_time_fix),
     rows=(9,),

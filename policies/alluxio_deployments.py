@@ -212,16 +212,18 @@ class Component:
     fluid: bool = False
     #: The chart version of a Helm deployment, whose defaults apply to values left out.
     chart_version: str | None = None
+    #: Read from rendered objects (a ConfigMap's java opts): defaults are already applied.
+    rendered: bool = False
     #: The deployment's site-wide settings, shared by its components (made here when not given).
     shared: SiteSettings | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.shared is None:
-            self.shared = SiteSettings(self.root, self.site, self.chart_version, not self.fluid)
+            self.shared = SiteSettings(self.root, self.site, self.chart_version, not (self.fluid or self.rendered))
 
     def chart(self, *path: str) -> ChartValue:
         """A value of this component's section as the process gets it (chart defaults applied for Helm)."""
-        if self.fluid:
+        if self.fluid or self.rendered:
             return ChartValue(dig(self.settings, *path), None)
         return chart_value(self.site, self.chart_version, self.name, *path)
 
@@ -315,17 +317,19 @@ class AlluxioDeployment:
     running: tuple[str, ...]
     #: The chart version of a Helm deployment (None: Fluid, or a release that names none).
     chart_version: str | None = None
+    #: Read from rendered objects (a ConfigMap's java opts): defaults are already applied.
+    rendered: bool = False
 
     def chart(self, *path: str) -> ChartValue:
         """A site-wide value as the chart renders it (chart defaults applied for Helm)."""
-        if self.fluid:
+        if self.fluid or self.rendered:
             return ChartValue(dig(self.top, *path), None)
         return chart_value(self.top, self.chart_version, *path)
 
     @cached
     def components(self) -> dict[str, Component]:
         result: dict[str, Component] = {}
-        shared = SiteSettings(self.root, self.top, self.chart_version, not self.fluid)
+        shared = SiteSettings(self.root, self.top, self.chart_version, not (self.fluid or self.rendered))
         for name in self.running:
             result[name] = Component(
                 name=name,
@@ -336,6 +340,7 @@ class AlluxioDeployment:
                 host_network_default=name == FUSE,
                 fluid=self.fluid,
                 chart_version=self.chart_version,
+                rendered=self.rendered,
                 shared=shared,
             )
         return result

@@ -21,9 +21,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ack_alluxio_training.policies.alluxio_deployments import FUSE, JOB_MASTER, JOB_WORKER, MASTER, WORKER
+from ack_alluxio_training.policies.alluxio_deployments import (
+    FUSE,
+    JOB_MASTER,
+    JOB_WORKER,
+    MASTER,
+    WORKER,
+    AlluxioDeployment,
+)
 from ack_alluxio_training.policies.guardrails import kubernetes_kinds
-from ack_alluxio_training.policies.inputs import as_flag, as_sequence, as_text, dig, string_map
+from ack_alluxio_training.policies.inputs import as_flag, as_sequence, as_text, dig, per_resource, string_map
 from ack_alluxio_training.policies.workloads import PodTemplate, pod_templates
 
 #: Workload kinds the chart renders Alluxio processes into (and what plain manifests use).
@@ -90,7 +97,7 @@ def _component_of(container: Mapping[str, Any], labels: Mapping[str, str]) -> st
     return ROLE_COMPONENTS.get(labels.get("role", ""))
 
 
-def _rendered_by_v4_chart(parent: str | None) -> bool:
+def rendered_by_v4_chart(parent: str | None) -> bool:
     """Whether a resource's parent URN is a ``helm.sh/v4:Chart`` (its type is the last of the chain)."""
     if not parent or parent.count("::") < 3:
         return False
@@ -100,7 +107,7 @@ def _rendered_by_v4_chart(parent: str | None) -> bool:
 def rendered_components(resource_type: str, props: Mapping[str, Any], resource_name: str,
                         parent: str | None = None) -> list[RenderedComponent]:
     """The Alluxio processes a workload runs (empty for anything else, or a v4 Chart's child)."""
-    if not is_workload_type(resource_type) or _rendered_by_v4_chart(parent):
+    if not is_workload_type(resource_type) or rendered_by_v4_chart(parent):
         return []
     kind = resource_type.rsplit(":", 1)[-1]
     name = as_text(dig(props, "metadata", "name")) or resource_name
@@ -117,3 +124,48 @@ def rendered_components(resource_type: str, props: Mapping[str, Any], resource_n
             found.append(RenderedComponent(component, container, index, template,
                                            f"{kind} {name!r}, container {container_name!r} ({component})"))
     return found
+
+
+CONFIG_MAP: Final = "kubernetes:core/v1:ConfigMap"
+#: The chart's ConfigMap key with the java opts every process reads first.
+SITE_JAVA_OPTS: Final = "ALLUXIO_JAVA_OPTS"
+#: The java opts of the client processes (rows 4-9), by the component that reads them.
+CLIENT_JAVA_OPTS: Final = {"ALLUXIO_FUSE_JAVA_OPTS": FUSE, "ALLUXIO_JOB_WORKER_JAVA_OPTS": JOB_WORKER}
+
+
+def is_config_map(resource_type: str) -> bool:
+    return resource_type == CONFIG_MAP
+
+
+@per_resource
+def rendered_client_configuration(
+    resource_type: str, props: Mapping[str, Any], resource_name: str = ""
+) -> AlluxioDeployment | None:
+    """The client settings in a rendered Alluxio ConfigMap (the chart's ``<fullname>-config``), or None.
+
+    The chart joins ``properties`` and ``jvmOptions`` into one java opts line per process
+    (``ALLUXIO_JAVA_OPTS`` for all, ``ALLUXIO_FUSE_JAVA_OPTS`` and ``ALLUXIO_JOB_WORKER_JAVA_OPTS``
+    for the clients); its ``-D`` flags are the properties the processes start with, later ones
+    winning. Only the client rules (rows 4-9) read this view: resources live in the workloads.
+    """
+    if not is_config_map(resource_type):
+        return None
+    data = string_map(props.get("data"))
+    if SITE_JAVA_OPTS not in data:
+        return None
+    top: dict[str, Any] = {"jvmOptions": data[SITE_JAVA_OPTS].split()}
+    running: list[str] = []
+    for key, component in CLIENT_JAVA_OPTS.items():
+        if key in data:
+            top[component] = {"jvmOptions": data[key].split()}
+            running.append(component)
+    return AlluxioDeployment(
+        source="ConfigMap",
+        root="data",
+        top=top,
+        namespace=as_text(dig(props, "metadata", "namespace")) or "default",
+        name=as_text(dig(props, "metadata", "name")) or resource_name,
+        fluid=False,
+        running=tuple(running),
+        rendered=True,
+    )

@@ -294,18 +294,12 @@ BUCKET_IN_CLUSTER_REGION = StackGuardrail(
 
 # --- chart fact: releases in one namespace need distinct full names -------------------------------
 
-#: The chart's own fullnameOverride: every object is named from it unless a release overrides it.
-CHART_FULLNAME_DEFAULT: Final = "alluxio"
-
-
 def _distinct_names(args: StackValidationArgs, report: ReportViolation) -> None:
     seen: dict[tuple[str, str], str] = {}
     for resource, deployment in _deployments(args.resources):
         if deployment.fluid:
             continue
-        override = deployment.top.get("fullnameOverride")
-        fullname = as_text(override) if override is not None else CHART_FULLNAME_DEFAULT
-        fullname = fullname or deployment.name
+        fullname = as_text(deployment.chart("fullnameOverride").value) or deployment.name
         key = (deployment.namespace, fullname)
         if key in seen:
             report(f"{where(deployment)} and {seen[key]} both render objects named {fullname!r} "

@@ -586,3 +586,50 @@ def test_good_monitoring_labels_are_accepted() -> None:
 
     labels = {"release": "kube-prometheus-stack", "example.com/team": "ml", "empty": ""}
     assert MonitoringSettings(labels=labels).labels == labels
+
+
+# --- the NetworkPolicies let the scrapes and the push through -------------------------------------------
+
+
+def test_job_network_policy_opens_the_pushgateway_and_the_metrics_port() -> None:
+    from ack_alluxio_training import network_policies as np
+
+    closed = np.training_job_policy("training", "probe", reaches_api_server=True)["spec"]
+    opened = np.training_job_policy(
+        "training", "probe", reaches_api_server=True,
+        pushgateway_url="http://pushgateway.monitoring:9091", metrics_port=8000,
+    )["spec"]  # fmt: skip
+    assert opened["egress"][:-1] == closed["egress"]
+    assert opened["egress"][-1] == {"ports": [{"protocol": "TCP", "port": 9091}]}
+    assert opened["ingress"] == [*closed["ingress"], {"ports": [{"protocol": "TCP", "port": 8000}]}]
+    kubernetes_validate.validate(
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "p"}, "spec": opened},
+        "1.33", strict=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "port"), [("http://pg", 80), ("https://pg/x", 443), ("http://pg.monitoring:9091", 9091)]
+)
+def test_url_port(url: str, port: int) -> None:
+    from ack_alluxio_training.network_policies import url_port
+
+    assert url_port(url) == port
+
+
+def test_planned_probe_job_may_reach_its_pushgateway_and_be_scraped() -> None:
+    document = yaml.safe_load((ROOT / "stacks" / "Pulumi.staging.yaml").read_text())
+    monitoring = {"probePushgatewayUrl": "http://pushgateway.monitoring:9091", "trainingMetricsPort": 8000}
+    raw = {**document["config"], "ack-alluxio-training:monitoring": monitoring}
+    result = run_program(config_from_mapping("staging", raw))
+    policies = result.by_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    [policy] = [r for r in policies if r.name.endswith("-network")]
+    spec = policy.inputs["spec"]
+    assert {"ports": [{"protocol": "TCP", "port": 9091}]} in spec["egress"]
+    assert {"ports": [{"protocol": "TCP", "port": 8000}]} in spec["ingress"]
+    [job] = [r for r in result.resources if r.inputs.get("kind") == "MPIJob"]
+    launcher = job.inputs["spec"]["mpiReplicaSpecs"]["Launcher"]["template"]["spec"]["containers"][0]["command"]
+    assert launcher[launcher.index("--pushgateway") + 1] == "http://pushgateway.monitoring:9091"
+    assert result.named("training-monitoring-training-monitor").inputs["spec"]["namespaceSelector"] == {
+        "matchNames": [job.inputs["metadata"]["namespace"]]
+    }

@@ -146,3 +146,40 @@ def test_the_rendered_chart_with_default_values_is_read_like_the_fixture() -> No
         "DaemonSet 'alluxio-worker', container 'alluxio-worker' (worker)",
     }
     assert all("cpu request '1'" in m and "limit '4'" in m for m in cpu)
+    read_type = _messages(items, "alluxio-read-type-cache")
+    assert read_type and read_type[0].startswith("ConfigMap 'alluxio-config' (the FUSE client and the job workers")
+
+
+def test_a_v4_chart_is_read_from_its_values_with_the_charts_defaults() -> None:
+    chart: dict[str, Any] = {"urn": "urn:pulumi:prod::vision-team::kubernetes:helm.sh/v4:Chart::alluxio",
+             "type": "kubernetes:helm.sh/v4:Chart",
+             "inputs": {"chart": "oci://registry.example.com/charts/alluxio", "version": "0.6.53", "values": {}}}
+    cpu = _messages([chart], "alluxio-cpu-requests-limits")
+    assert any(m.startswith("Helm chart 'alluxio', worker: cpu request '1' (values.worker.resources.requests.cpu "
+                            "(chart 0.6.53 default))") for m in cpu)
+    tuned = copy.deepcopy(chart)
+    tuned["inputs"]["values"] = {name: {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "2"}}}
+                                 for name in ("master", "jobMaster", "worker", "jobWorker")}
+    assert _messages([tuned], "alluxio-cpu-requests-limits") == []
+
+
+def test_the_client_rules_read_the_rendered_java_opts() -> None:
+    items = resources(FOREIGN)
+    passive = _messages(items, "alluxio-no-passive-cache")
+    assert passive == ["ConfigMap 'alluxio-config' (the FUSE client and the job workers, which load the cache as "
+                       "clients): alluxio.user.file.passive.cache.enabled is unset; set it to 'false' (Alluxio's "
+                       "default true copies remote blocks into the local worker on every read)"]
+    config = next(i for i in items if i["type"] == "kubernetes:core/v1:ConfigMap")
+    config["inputs"]["data"]["ALLUXIO_JAVA_OPTS"] += " -Dalluxio.user.file.passive.cache.enabled=false"
+    assert _messages(items, "alluxio-no-passive-cache") == []
+    config["inputs"]["data"]["ALLUXIO_FUSE_JAVA_OPTS"] += " -Dalluxio.user.file.passive.cache.enabled=true"
+    assert _messages(items, "alluxio-no-passive-cache") == [
+        "ConfigMap 'alluxio-config' (the FUSE client): alluxio.user.file.passive.cache.enabled is 'true' (from "
+        "data.fuse.jvmOptions); set it to 'false' (Alluxio's default true copies remote blocks into the local worker "
+        "on every read)"]
+
+
+def test_a_config_map_that_is_not_alluxios_is_ignored() -> None:
+    other = {"urn": "urn:pulumi:prod::p::kubernetes:core/v1:ConfigMap::app", "type": "kubernetes:core/v1:ConfigMap",
+             "inputs": {"metadata": {"name": "app"}, "data": {"JAVA_OPTS": "-Xmx1g"}}}
+    assert evaluate([other], PROD).violations == []
