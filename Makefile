@@ -9,8 +9,11 @@ POLICY_CONFIG ?=
 ## (default: $$ACK_ALLUXIO_CHART, else ../shared/reference/alluxio/helm-chart-<version> when present).
 CHART ?=
 STAMP := $(VENV)/.installed
+## Checkov lives in a virtualenv of its own: its pinned dependencies clash with ours.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: setup plan plan-all test lint typecheck check-export bench clean config-reference schema policy-bundle components-reference
+.PHONY: setup setup-checkov security-scan plan plan-all test lint typecheck check-export bench clean config-reference schema policy-bundle components-reference
 
 setup: $(STAMP)
 
@@ -20,6 +23,18 @@ $(STAMP): requirements.txt requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt -c requirements.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+setup-checkov: $(CHECKOV_STAMP)
+
+$(CHECKOV_STAMP): requirements-checkov.txt requirements-checkov.lock
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt -c requirements-checkov.lock
+	touch $(CHECKOV_STAMP)
+
+## make security-scan: Checkov over every stack's plan; exit 1 on a finding SECURITY.md does not justify.
+security-scan: $(STAMP) $(CHECKOV_STAMP)
+	$(PY) -m ack_alluxio_training.offline.security_scan
 
 ## make plan [STACK=dev]: offline plan + policy report; the wrapped command exits 1 on a
 ## mandatory violation and 2 on invalid config (make itself then reports Error 1/2).
@@ -34,7 +49,7 @@ check-export: $(STAMP)
 	@test -n "$(EXPORT)" || { echo "check-export: exit 2: set EXPORT=<pulumi stack export file>" >&2; exit 2; }
 	$(PY) -m ack_alluxio_training.offline.check_export $(EXPORT) $(POLICY_CONFIG)
 
-test: $(STAMP)
+test: $(STAMP) $(CHECKOV_STAMP)
 	$(PY) -m pytest
 	$(PY) -m ruff check .
 	$(MAKE) --no-print-directory typecheck

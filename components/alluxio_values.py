@@ -358,7 +358,9 @@ def _common(fullname: str, alluxio_version: str) -> dict[str, Any]:
         "fullnameOverride": fullname,
         "image": versions.ALLUXIO_IMAGE,
         "imageTag": alluxio_version,
-        "imagePullPolicy": "IfNotPresent",
+        # A tag can be moved by its owner: the kubelet re-checks it on every pod start (layers it
+        # already holds are not downloaded again), so a node never runs a stale copy of the tag.
+        "imagePullPolicy": "Always",
     }
 
 
@@ -573,7 +575,7 @@ def _cli_pod_spec(
             {
                 "name": "alluxio-cli",
                 "image": image,
-                "imagePullPolicy": "IfNotPresent",
+                "imagePullPolicy": "Always",
                 "command": ["/bin/bash", "-c", script],
                 "env": [{"name": "ALLUXIO_JAVA_OPTS", "value": java_opts}, *env],
                 "resources": container_resources(CLI_JOB_RESOURCES),

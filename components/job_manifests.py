@@ -107,6 +107,7 @@ INIT_MEMORY: Final = "256Mi"
 FUSE_WAIT_SECONDS: Final = 900
 
 TF_PORT: Final = 2222
+SSH_PORT: Final = 22
 PYTORCH_PORT: Final = 23456
 TRAINJOB_RUNTIME: Final = "torch-distributed"
 #: Kubeflow Trainer names the trainer's replicated job and its container "node".
@@ -611,6 +612,12 @@ def mpijob_manifest(spec: JobSpec) -> dict[str, Any]:
     """
     scripts = scripts_needed(spec.backend, spec.mode)
     probe = spec.mode == "probe"
+    worker = _worker_template(
+        spec, role="worker", container="worker", command=["/usr/sbin/sshd", "-De"], capabilities=SSHD_CAPABILITIES
+    )
+    # Ready once sshd accepts connections: launcherCreationPolicy WaitForWorkersReady then starts the
+    # launcher only when every rank can be reached.
+    worker["spec"]["containers"][0]["readinessProbe"] = {"tcpSocket": {"port": SSH_PORT}, "periodSeconds": 5}
     launcher = _container(
         spec, name="launcher", command=horovod_main_command(spec), cpu=LAUNCHER_CPU, memory=LAUNCHER_MEMORY,
         gpus=0, scripts=scripts,
@@ -638,10 +645,7 @@ def mpijob_manifest(spec: JobSpec) -> dict[str, Any]:
                     "replicas": spec.workers,
                     # In place: a restarted sshd keeps the pod (and the hostname in the hostfile).
                     "restartPolicy": "OnFailure",
-                    "template": _worker_template(
-                        spec, role="worker", container="worker", command=["/usr/sbin/sshd", "-De"],
-                        capabilities=SSHD_CAPABILITIES,
-                    ),
+                    "template": worker,
                 },
             },
         },
