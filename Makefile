@@ -67,7 +67,7 @@ typecheck: $(STAMP)
 	@find $(TYPECHECK_ROOT) -name __pycache__ -prune -exec rm -rf {} +
 	MYPYPATH=$(TYPECHECK_ROOT) $(PY) -m mypy
 
-## make bench [BENCH_SIZES=1000,10000,100000] [BENCH_MIXES=mixed,helm,mpijob,job] [BENCH_GRPC_SAMPLE=1000]
+## make bench [BENCH_SIZES=1000,10000,100000] [BENCH_MIXES=mixed,helm,mpijob,job] [BENCH_GRPC_SAMPLE=500]
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 	$(PY) -m pip install --quiet -r requirements-bench.txt

@@ -7,7 +7,7 @@ memory is that of the measurement:
 - offline: reading the export and evaluating the pack with the prod policy config, as
   ``make check-export`` does (seconds, microseconds per resource, peak memory of the process);
 - gRPC: the pack served the way the Pulumi CLI runs it, timing the calls, measured once per mix on
-  ``$BENCH_GRPC_SAMPLE`` resources (default 1,000) and scaled to each size by the number of analyzed
+  ``$BENCH_GRPC_SAMPLE`` resources (default 500) and scaled to each size by the number of analyzed
   resources (the path is linear; the table says which figures are scaled).
 
 Prints a markdown table and writes it, the raw results and a plot under ``build/bench/``.
@@ -34,7 +34,7 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 OUT: Final = ROOT / "build" / "bench"
 POLICY_CONFIG: Final = ROOT / "policies" / "config" / "prod.json"
 DEFAULT_SIZES: Final = (1_000, 10_000, 100_000)
-DEFAULT_GRPC_SAMPLE: Final = 1_000
+DEFAULT_GRPC_SAMPLE: Final = 500
 BUDGET_SECONDS: Final = 5.0
 
 

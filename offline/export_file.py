@@ -107,6 +107,8 @@ def outputs_filled_from_inputs(outputs: Any, inputs: Any) -> Any:
     Helm release's state can lack nested values, a component's state holds none. What the stack
     asked for is then the best knowledge of what it runs. Secrets and lists are taken whole.
     """
+    if outputs is inputs:  # the reader shares equal values between inputs and outputs: nothing to fill
+        return outputs
     if not isinstance(outputs, Mapping) or not isinstance(inputs, Mapping):
         return inputs if outputs is None else outputs
     if SECRET_SIGNATURE in outputs or SECRET_SIGNATURE in inputs:
