@@ -107,3 +107,68 @@ def test_only_required_args_are_required_inputs() -> None:
         assert (
             sorted(resources[f"ack-alluxio-training:index:{component.__name__}"].get("requiredInputs", [])) == required
         )
+
+
+def _as_wire_numbers(value: Any) -> Any:
+    """Numbers as they reach a component through the engine: every one a float (protobuf Struct)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _as_wire_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_wire_numbers(v) for v in value]
+    return value
+
+
+def test_inputs_from_another_language_construct_the_tuned_components() -> None:
+    """What the plugin does on `construct`: camelCase inputs mapped onto the args, then the class."""
+    from pulumi.provider.experimental.analyzer import Analyzer
+    from pulumi.provider.experimental.component import ComponentProvider
+
+    from tests.test_components_alone import run_alone
+
+    provider = ComponentProvider(component_package.COMPONENTS, component_package.PACKAGE_NAME)
+    definitions = Analyzer(component_package.PACKAGE_NAME).analyze(component_package.COMPONENTS)
+    classes = {c.__name__: c for c in component_package.COMPONENTS}
+    profile = {"name": "imagenet", "sizeGib": 144, "fileCount": 1152, "changeInterval": "7d"}
+    wire = _as_wire_numbers(
+        {
+            "cache": {
+                "datasets": [
+                    {
+                        "profile": profile,
+                        "bucket": "vision",
+                        "endpoint": "oss-cn-beijing-internal.aliyuncs.com",
+                        "accessKeyId": "id",
+                        "accessKeySecret": "secret",
+                    }
+                ],
+                "cacheNodes": 4,
+                "tier": {"quotaPerNode": "40Gi"},
+            },
+            "fuse": {
+                "namespace": "alluxio",
+                "masterHostname": "alluxio-master-0.alluxio.svc",
+                "datasets": [profile],
+                "jobs": [{"readerThreads": 16, "workers": 4, "gpusPerWorker": 8}],
+                "gpusPerNode": 8,
+                "libfuseVersion": 3,
+            },
+            "job": {"jobName": "resnet", "workers": 2, "readerThreads": 16},
+        }
+    )
+    components = {"cache": "AlluxioCache", "fuse": "AlluxioFuse", "job": "TrainingJob"}
+
+    def program() -> None:
+        for role, class_name in components.items():
+            args = provider.map_inputs(wire[role], definitions["component_definitions"][class_name])
+            classes[class_name](f"yaml-{role}", args)  # type: ignore[arg-type]
+
+    mocks = run_alone(program)
+    releases = {r.name: r.inputs["values"] for r in mocks.of_type("kubernetes:helm.sh/v3:Release")}
+    assert "-XX:ActiveProcessorCount=8" in releases["yaml-cache-release"]["worker"]["jvmOptions"]
+    assert "max_idle_threads=16" in releases["yaml-fuse-release"]["fuse"]["mountOptions"].split(",")
+    (job,) = mocks.of_type("kubernetes:kubeflow.org/v2beta1:MPIJob")
+    assert job.inputs["spec"]["mpiReplicaSpecs"]["Worker"]["replicas"] == 2
