@@ -31,7 +31,7 @@ from ack_alluxio_training.policies.inputs import (
     as_text,
     cached,
     dig,
-    per_resource,
+    per_resource_reading,
     string_map,
 )
 from ack_alluxio_training.quantities import QuantityError, memory_bytes
@@ -493,7 +493,7 @@ def could_be_alluxio(resource_type: str) -> bool:
     return resource_type in (HELM_RELEASE, HELM_CHART) or is_fluid_runtime(resource_type)
 
 
-@per_resource
+@per_resource_reading("chart", "values", "namespace", "name", "version", "spec", "metadata")
 def alluxio_deployment(
     resource_type: str, props: Mapping[str, Any], resource_name: str = ""
 ) -> AlluxioDeployment | None:

@@ -91,9 +91,25 @@ def made_by_our_components(urn: str | None) -> bool:
     return len(parts) >= 4 and any(t.startswith(COMPONENT_TYPE_PREFIX) for t in parts[2].split("$"))
 
 
+#: Every hint's pattern in one alternation: a message it does not match needs no hint tried.
+_ANY_HINT: Final = re.compile("|".join(f"(?:{hint.pattern})" for hint in HINTS))
+
+
 def stack_keys_for(message: str) -> list[str]:
     """The stack keys that fix what a message reports, in table order, each once."""
-    return [hint.stack_key for hint in HINTS if hint.matcher.search(message)]
+    return list(_stack_keys(message))
+
+
+@lru_cache(maxsize=4096)
+def _stack_keys(message: str) -> tuple[str, ...]:
+    """:func:`stack_keys_for`, remembered: a pack reports the same message on many releases alike.
+
+    Hints can match overlapping text ("cache capacity" names two keys), which one alternation
+    would report once; it only rules out messages no hint matches, and the table decides the rest.
+    """
+    if _ANY_HINT.search(message) is None:
+        return ()
+    return tuple(hint.stack_key for hint in HINTS if hint.matcher.search(message))
 
 
 def in_users_words(message: str, urn: str | None) -> str:

@@ -201,6 +201,43 @@ def per_resource(function: Callable[[str, Any, str], _V]) -> Callable[[str, Any,
     return cached
 
 
+def per_resource_reading(*keys: str) -> Callable[[Callable[[str, Any, str], _V]], Callable[[str, Any, str], _V]]:
+    """:func:`per_resource` for a view built only from these top-level keys of the properties.
+
+    Declaring them lets :func:`share_views` hand the view to another properties object holding
+    equal values under those keys (a resource's state next to its inputs), instead of building it
+    again. The declaration is the view function's contract: it must read no other key.
+    """
+
+    def declare(function: Callable[[str, Any, str], _V]) -> Callable[[str, Any, str], _V]:
+        _READS[function] = keys
+        return per_resource(function)
+
+    return declare
+
+
+def share_views(source: Any, target: Any) -> None:
+    """Give ``target`` the views built from ``source`` whose declared keys hold equal values in both.
+
+    Only between plain dicts (decoded data, where comparing reads nothing unknown), and only for
+    views declared with :func:`per_resource_reading`: such a view is a function of those keys (and
+    of the type and name, part of its key), so the shared one is the one ``target`` would build.
+    """
+    if not (isinstance(source, dict) and isinstance(target, dict)):
+        return
+    views = getattr(source, "__dict__", {}).get(_VIEWS)
+    store = getattr(target, "__dict__", None)
+    if not views or store is None:
+        return
+    shared = store.setdefault(_VIEWS, {})
+    for view_key, view in views.items():
+        keys = _READS.get(view_key[0])
+        if keys is not None and view_key not in shared and all(source.get(k) == target.get(k) for k in keys):
+            shared[view_key] = view
+
+
+#: The top-level keys each shareable view function reads (see :func:`per_resource_reading`).
+_READS: Final[dict[Callable[..., Any], tuple[str, ...]]] = {}
 #: Attribute of a props object holding its views (see :func:`per_resource`).
 _VIEWS: Final = "_policies_views"
 _NO_VIEW: Final = object()

@@ -69,6 +69,7 @@ from ack_alluxio_training.offline.policy_runner.engine_values import (
 from ack_alluxio_training.offline.policy_runner.report import Violation
 from ack_alluxio_training.offline.policy_runner.resources import EngineResource
 from ack_alluxio_training.policies.guardrails import Guardrail, ResourceGuardrail, StackGuardrail
+from ack_alluxio_training.policies.inputs import share_views
 
 #: pulumi-policy releases whose servicer this module was compared with (the parity test).
 VERIFIED_VERSIONS: Final = frozenset({"1.21.0"})
@@ -288,6 +289,10 @@ class DirectAnalysis:
             args = ResourceValidationArgs(resource.type, props, resource.urn, resource.name, options, provider,
                                           self._config(policy.name), self._stack_tags)
             self._call(policy, args, resource.urn, resource.type, found)
+        if stack_reads and not keep and remediated is None:
+            # the stack step reads the state: it gets the views these policies built wherever the
+            # state holds what they were built from (share_views checks that), so it builds fewer
+            share_views(props, self.view(resource.stack_properties, resource.plain, keep=True))
         return found
 
     def analyze_stack(
