@@ -30,7 +30,7 @@ from ack_alluxio_training.policies.alluxio_deployments import (
     helm_runs_embedded_fuse,
 )
 from ack_alluxio_training.policies.guardrails import Guardrail, ResourceGuardrail, any_of, config_value
-from ack_alluxio_training.policies.inputs import as_flag, as_int, as_mapping, as_sequence, as_text, dig
+from ack_alluxio_training.policies.inputs import as_flag, as_int, as_mapping, as_sequence, as_text, dig, string_map
 from ack_alluxio_training.policies.workloads import is_pod_workload, namespace_of, pod_templates
 
 MAX_IDLE_THREADS_ENV: Final = "MAX_IDLE_THREADS"
@@ -38,6 +38,8 @@ MAX_IDLE_THREADS_OPTION: Final = "max_idle_threads"
 TIMEOUT_OPTIONS: Final = ("entry_timeout", "attr_timeout")
 #: Capabilities that amount to a privileged container for a FUSE mount.
 PRIVILEGED_CAPABILITIES: Final = frozenset({"SYS_ADMIN", "ALL", "CAP_SYS_ADMIN"})
+#: The label chart 0.6.53 puts on its FUSE DaemonSet's pods: the one workload allowed to be privileged.
+FUSE_ROLE_LABEL: Final = ("role", "alluxio-fuse")
 
 
 def libfuse_version(deployment: AlluxioDeployment) -> int | None:
@@ -197,19 +199,25 @@ def _privilege(args: ResourceValidationArgs, report: ReportViolation) -> None:
         return
     if deployment is not None:
         embedded = helm_runs_embedded_fuse(args.props)
-        if (deployment.runs(FUSE) or embedded) and deployment.namespace not in allowed:
-            how = (
-                "values.worker.fuseEnabled embeds FUSE in privileged workers"
-                if embedded and not deployment.runs(FUSE)
-                else "its FUSE pods run privileged"
-            )
-            report(f"{where(deployment)} is in namespace {deployment.namespace!r} and {how}; deploy it to "
-                   f"{shown_allowed}", None)
+        if embedded:
+            # Embedded FUSE makes every worker privileged, so the namespace would hold more than the
+            # FUSE DaemonSet privileged, wherever it is.
+            report(f"{where(deployment)}: values.worker.fuseEnabled embeds FUSE in privileged workers; run FUSE as "
+                   f"its own DaemonSet (fuse.enabled) in {shown_allowed} so that it is the only privileged pod", None)
+        elif deployment.runs(FUSE) and deployment.namespace not in allowed:
+            report(f"{where(deployment)} is in namespace {deployment.namespace!r} and its FUSE pods run privileged; "
+                   f"deploy it to {shown_allowed}", None)
         return
     namespace = namespace_of(args.props)
-    if namespace in allowed:
-        return
     for template in pod_templates(args.resource_type, args.props):
+        is_fuse = string_map(template.metadata.get("labels")).get(FUSE_ROLE_LABEL[0]) == FUSE_ROLE_LABEL[1]
+        if namespace in allowed and is_fuse:
+            continue
+        where_allowed = (
+            f"in {namespace!r} only the Alluxio FUSE DaemonSet (pods labelled role=alluxio-fuse) may be privileged"
+            if namespace in allowed
+            else f"privileged pods may only run in {shown_allowed}"
+        )
         for list_name in ("initContainers", "containers"):
             for index, raw in enumerate(as_sequence(template.spec.get(list_name))):
                 container = as_mapping(raw)
@@ -217,7 +225,7 @@ def _privilege(args: ResourceValidationArgs, report: ReportViolation) -> None:
                 if reason:
                     name = as_text(container.get("name")) or str(index)
                     report(f"{template.at(f'spec.{list_name}[{index}]')} ({name!r}): {reason} in namespace "
-                           f"{namespace!r}; privileged pods may only run in {shown_allowed}", None)
+                           f"{namespace!r}; {where_allowed}", None)
 
 
 PRIVILEGED_ONLY_IN_FUSE_NAMESPACE = ResourceGuardrail(
@@ -225,15 +233,16 @@ PRIVILEGED_ONLY_IN_FUSE_NAMESPACE = ResourceGuardrail(
     description=(
         "Privileged containers (privileged: true or CAP_SYS_ADMIN) may only run in the namespace of the Alluxio FUSE "
         "daemon (by default the cache's, 'alluxio': the chart's FUSE DaemonSet must sit beside the workers; a Fluid "
-        "AlluxioRuntime owns the FUSE of its own namespace): FUSE is the one component that needs them, so only that "
-        "namespace carries a privileged Pod Security level while every other namespace, training included, stays "
-        "restricted."
+        "AlluxioRuntime owns the FUSE of its own namespace). FUSE is the one component that needs them, so inside that "
+        "namespace too only the FUSE DaemonSet (pods labelled role=alluxio-fuse) may be privileged, and a release "
+        "that embeds FUSE in privileged workers (worker.fuseEnabled) is refused anywhere."
     ),
     severity=Severity.CRITICAL,
     enforcement_level=EnforcementLevel.MANDATORY,
     remediation_steps=(
-        "Deploy the Alluxio FUSE release (fuse.enabled=true) in the cache's namespace (default 'alluxio'); remove "
-        "privileged/SYS_ADMIN from any other pod, or list its namespace in this policy's fuseNamespaces."
+        "Deploy the Alluxio FUSE release (fuse.enabled=true, not worker.fuseEnabled) in the cache's namespace (default "
+        "'alluxio'); remove privileged/SYS_ADMIN from any other pod, in that namespace too, or list another FUSE "
+        "namespace in this policy's fuseNamespaces."
     ),
     applies_to=any_of(could_be_alluxio, is_pod_workload),
     validate=_privilege,
