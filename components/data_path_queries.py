@@ -52,7 +52,7 @@ TRAINING_READ_FLOOR_BYTES_PER_SECOND: Final = 10 * 2**20
 
 @dataclass(frozen=True)
 class DataPathQueries:
-    """Queries scoped to one platform: its Alluxio namespace, FUSE container and rate window."""
+    """Queries scoped to one platform: its Alluxio namespace and the rate window."""
 
     namespace: str
     window: str = "5m"
