@@ -76,12 +76,13 @@ def _template_pattern(template: str) -> re.Pattern[str]:
     regex = ""
     for i, part in enumerate(parts):
         if part == "%d":
-            regex += r"\d+"
+            regex += "[0-9]+"
         elif part == "%s":
             regex += ".+" if i == placeholders[-1] else "[^.]+"
         else:
             regex += re.escape(part)
-    return re.compile(f"^{regex}$")
+    # ASCII digits and \Z, not $: a trailing newline or a Unicode digit is no key Alluxio knows.
+    return re.compile(f"^{regex}\\Z", re.ASCII)
 
 
 _TEMPLATE_PATTERNS: Final = [_template_pattern(t) for t in PROPERTY_KEY_TEMPLATES]

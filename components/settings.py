@@ -839,7 +839,7 @@ class MonitoringSettings(_Model):
     @field_validator("scrape_interval")
     @classmethod
     def _interval(cls, value: str) -> str:
-        if not re.fullmatch(r"[1-9][0-9]*(s|m)", value):
+        if not re.fullmatch(r"[1-9][0-9]{0,5}(s|m)", value, re.ASCII):
             raise ValueError(f"{value!r} is not a Prometheus duration in seconds or minutes (e.g. '30s', '1m')")
         return value
 

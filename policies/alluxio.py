@@ -52,7 +52,7 @@ from ack_alluxio_training.quantities import QuantityError, memory_bytes
 
 SECRET_SIGNATURE_KEY: Final = "4dabf18193072939515e22adb298388d"
 ACTIVE_PROCESSOR_COUNT_FLAG: Final = "-XX:ActiveProcessorCount="
-_JVM_SIZE: Final = re.compile(r"^(\d+)([kKmMgGtT]?)$")
+_JVM_SIZE: Final = re.compile(r"^(\d+)([kKmMgGtT]?)\Z", re.ASCII)
 
 
 def jvm_size_bytes(text: str) -> int | None:

@@ -55,9 +55,11 @@ CHART_TIER_TYPE_DEFAULT: Final = "emptyDir"
 #: Fluid mounts a tier on a host path unless told otherwise.
 FLUID_TIER_TYPE_DEFAULT: Final = "hostPath"
 
-_CHART_ARCHIVE: Final = re.compile(r"^(?P<name>.+?)-\d+(?:\.\d+)*(?:[-+][0-9A-Za-z.-]+)?\.(?:tgz|tar\.gz)$")
-_SYSTEM_PROPERTY: Final = re.compile(r"^-D([^=\s]+)=(.*)$")
-_SIZE: Final = re.compile(r"^(\d+(?:\.\d+)?)([A-Za-z]*)$")
+_CHART_ARCHIVE: Final = re.compile(
+    r"^(?P<name>.+?)-\d+(?:\.\d+)*(?:[-+][0-9A-Za-z.-]+)?\.(?:tgz|tar\.gz)\Z", re.ASCII
+)
+_SYSTEM_PROPERTY: Final = re.compile(r"^-D([^=\s]+)=(.*)\Z", re.ASCII)
+_SIZE: Final = re.compile(r"^(\d+(?:\.\d+)?)([A-Za-z]*)\Z", re.ASCII)
 _SIZE_UNITS: Final = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "m": 2**20, "mb": 2**20, "g": 2**30, "gb": 2**30,
                       "t": 2**40, "tb": 2**40, "p": 2**50, "pb": 2**50}
 

@@ -168,3 +168,11 @@ def test_check_export_refuses_a_policy_config_it_cannot_read(
     assert check_export_main([GOOD_EXPORT, given]) == 2
     error = capsys.readouterr().err
     assert given in error and "Traceback" not in error
+
+
+def test_property_key_templates_match_whole_keys() -> None:
+    from ack_alluxio_training.alluxio_property_keys import OSS_ENDPOINT, is_known_property_key, root_mount_option
+
+    key = root_mount_option(OSS_ENDPOINT)
+    assert is_known_property_key(key)
+    assert not is_known_property_key(key + "\n")
