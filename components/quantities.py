@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Final
 
 _BINARY_SUFFIXES: Final = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
@@ -50,7 +51,19 @@ def parse_quantity(quantity: str | int | float) -> Decimal:
         if abs(value) > MAX_QUANTITY:
             raise QuantityError(f"{quantity!r} is larger than Kubernetes accepts (at most 2^63-1)")
         return value
-    text = str(quantity)
+    if type(quantity) is str:
+        return _parse_text(quantity)
+    return _parse(str(quantity), quantity)
+
+
+@lru_cache(maxsize=1024)
+def _parse_text(text: str) -> Decimal:
+    """:func:`parse_quantity` of text, remembered: the same few quantities recur across resources."""
+    return _parse(text, text)
+
+
+def _parse(text: str, quantity: object) -> Decimal:
+    """A quantity's text parsed (``quantity``, as given, is what an error names)."""
     match = _QUANTITY.fullmatch(text)
     if match is None:
         raise QuantityError(f"{quantity!r} is not a Kubernetes quantity (examples: '4', '3500m', '40Gi')")

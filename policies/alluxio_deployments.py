@@ -220,14 +220,23 @@ class Component:
     shared: SiteSettings | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self._charts: dict[tuple[str, ...], ChartValue] = {}
         if self.shared is None:
             self.shared = SiteSettings(self.root, self.site, self.chart_version, not (self.fluid or self.rendered))
 
     def chart(self, *path: str) -> ChartValue:
-        """A value of this component's section as the process gets it (chart defaults applied for Helm)."""
-        if self.fluid or self.rendered:
-            return ChartValue(dig(self.settings, *path), None)
-        return chart_value(self.site, self.chart_version, self.name, *path)
+        """A value of this component's section as the process gets it (chart defaults applied for Helm).
+
+        Remembered per path: the rules ask for the same few values (resources, jvmOptions) many times.
+        """
+        found = self._charts.get(path)
+        if found is None:
+            if self.fluid or self.rendered:
+                found = ChartValue(dig(self.settings, *path), None)
+            else:
+                found = chart_value(self.site, self.chart_version, self.name, *path)
+            self._charts[path] = found
+        return found
 
     def origin(self, *path: str) -> str:
         """Where a value of this component comes from, for messages (marked when it is the chart's default)."""
