@@ -22,7 +22,14 @@ from ack_alluxio_training.policies.alluxio_deployments import (
     is_alluxio_chart,
     mount_options_in_args,
 )
-from ack_alluxio_training.policies.inputs import as_flag, as_int, as_text, key_value_list, per_resource
+from ack_alluxio_training.policies.inputs import (
+    as_flag,
+    as_int,
+    as_text,
+    key_value_list,
+    per_resource,
+    share_views,
+)
 from ack_alluxio_training.policies.workloads import is_training_workload, pod_templates, training_containers
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -148,6 +155,41 @@ def test_per_resource_cache_keys_on_identity() -> None:
     assert view("t", first, "n") == view("t", first, "n") == 1
     assert view("t", second, "n") == 1
     assert len(calls) == 2
+
+
+class _Props(dict[str, Any]):
+    """Plain properties that take attributes, as the runner hands them to the rules."""
+
+
+def _release_props(**changes: Any) -> _Props:
+    props: dict[str, Any] = {"chart": "alluxio", "name": "cache", "namespace": "alluxio",
+                             "values": {"worker": {"resources": {"limits": {"cpu": "4"}}}}}
+    return _Props({**props, **changes})
+
+
+def test_the_state_reuses_the_view_built_from_equal_inputs() -> None:
+    inputs, state = _release_props(), _release_props(status={"status": "deployed"})
+    built = alluxio_deployment(RELEASE, inputs, "cache")
+    share_views(inputs, state)
+    assert alluxio_deployment(RELEASE, state, "cache") is built
+
+
+@pytest.mark.parametrize(
+    "changed", [{"values": {"fuse": {"enabled": True}}}, {"namespace": "other"}, {"version": "0.6.1"}],
+)
+def test_the_state_builds_its_own_view_when_what_the_view_reads_differs(changed: dict[str, Any]) -> None:
+    inputs, state = _release_props(), _release_props(**changed)
+    built = alluxio_deployment(RELEASE, inputs, "cache")
+    share_views(inputs, state)
+    assert alluxio_deployment(RELEASE, state, "cache") is not built
+
+
+def test_views_are_not_shared_through_proxies() -> None:
+    inputs = _release_props()
+    built = alluxio_deployment(RELEASE, inputs, "cache")
+    proxied = unknown_checking_proxy(dict(inputs))
+    share_views(inputs, proxied)
+    assert alluxio_deployment(RELEASE, proxied, "cache") is not built
 
 
 def test_pod_templates_of_each_training_kind() -> None:
