@@ -80,6 +80,17 @@ def engine_version() -> str:
     return str(_helm().helm_sdk_version())
 
 
+def unavailable_reason(explicit: Path | None = None) -> str | None:
+    """Why no render can happen here (no chart, no engine), or None when it can: what the plan
+    prints as ``rendered/: skipped`` and the tests skip on."""
+    try:
+        chart_location(explicit)
+        engine_version()
+    except RenderUnavailableError as exc:
+        return str(exc)
+    return None
+
+
 def _documents(manifests: Mapping[str, str]) -> list[dict[str, Any]]:
     """Kubernetes objects of ``helm template`` output, in template order; NOTES and empties dropped."""
     objects: list[dict[str, Any]] = []

@@ -39,16 +39,8 @@ JAVA_OPTS_OF_CONTAINER = {
 }
 
 
-def _render_unavailable() -> str | None:
-    try:
-        chart_render.chart_location()
-        chart_render.engine_version()
-    except chart_render.RenderUnavailableError as exc:
-        return str(exc)
-    return None
 
-
-UNAVAILABLE = _render_unavailable()
+UNAVAILABLE = chart_render.unavailable_reason()
 pytestmark = pytest.mark.skipif(UNAVAILABLE is not None, reason=f"cannot render the chart: {UNAVAILABLE}")
 
 

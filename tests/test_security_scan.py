@@ -28,14 +28,6 @@ def _checkov_unavailable() -> str | None:
     return None
 
 
-def _chart_unavailable() -> str | None:
-    try:
-        chart_render.chart_location()
-        chart_render.engine_version()
-    except chart_render.RenderUnavailableError as exc:
-        return str(exc)
-    return None
-
 
 ROWS = scan.justifications(scan.SECURITY_MD.read_text())
 
@@ -114,7 +106,7 @@ def test_checkov_finds_nothing_that_security_md_does_not_justify(tmp_path: Path)
     assert not open_findings, "not justified in SECURITY.md:\n" + "\n".join(map(str, open_findings))
     privileged = {f.resource for f in findings if f.check_id == "CKV_K8S_16"}
     assert privileged <= {"DaemonSet.alluxio.alluxio-fuse-fuse"}
-    if _chart_unavailable() is None:
+    if chart_render.unavailable_reason() is None:
         assert privileged == {"DaemonSet.alluxio.alluxio-fuse-fuse"}
         stale = scan.stale(ROWS, findings)
         assert not stale, "SECURITY.md justifies findings the scan no longer reports: " + ", ".join(
